@@ -1,0 +1,1 @@
+"""LeadRelay's three services; each talks to the others only through Kafka."""

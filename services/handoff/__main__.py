@@ -1,0 +1,5 @@
+"""python -m services.handoff"""
+
+from services.serve import serve
+
+serve("handoff")

@@ -1,0 +1,5 @@
+"""python -m services.intake"""
+
+from services.serve import serve
+
+serve("intake")

@@ -1,0 +1,37 @@
+"""Intake's own tables."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Column, DateTime, Index, Integer, String, Table, Text
+
+from shared.db import new_metadata
+from shared.runtime import Plumbing
+
+metadata = new_metadata()
+plumbing = Plumbing.on(metadata)
+
+leads = Table(
+    "leads",
+    metadata,
+    Column("lead_id", String(36), primary_key=True),
+    Column("identity_key", String(320), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("campaign_id", String(128), nullable=True),
+    Column("payload", JSON, nullable=False),
+    Column("revision", Integer, nullable=False, default=1),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_leads_identity_key_received_at", "identity_key", "received_at"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("note", Text, nullable=True),
+)

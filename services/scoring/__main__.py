@@ -1,0 +1,5 @@
+"""python -m services.scoring"""
+
+from services.serve import serve
+
+serve("scoring")

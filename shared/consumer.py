@@ -1,0 +1,252 @@
+"""THE consume loop: a batch -> one transaction (inbox, handler, outbox) -> commit offsets.
+
+Exactly-once effect without broker transactions: the inbox row, the handler's writes and
+its outbox rows commit together; offsets are committed only after that. A redelivered
+message finds its inbox row and changes nothing. A message that cannot be processed goes
+to `<topic>.dlq` (through the outbox, in the same transaction) with the error attached.
+A transient failure (database or broker down) rolls the batch back and retries it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared import metrics
+from shared.db import is_transient
+from shared.events import Event, dlq, parse_event
+from shared.inbox import Inbox
+from shared.kafka import new_consumer, stop_quietly
+from shared.outbox import Outbox
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, Event], Awaitable[None]]
+
+LAG_REFRESH_SECONDS = 5.0
+MAX_ERROR_HEADER = 2000
+
+
+@dataclass
+class _Item:
+    msg: Any
+    event: Event | None
+    error: str | None
+
+    @property
+    def inbox_id(self) -> str:
+        if self.event is not None:
+            return self.event.id
+        return f"{self.msg.topic}:{self.msg.partition}:{self.msg.offset}"
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Commit what was processed before partitions move (kpn/kstreams#101)."""
+
+    def __init__(self, loop: Consumer) -> None:
+        self.loop = loop
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self.loop.commit_pending()
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        return None
+
+
+class Consumer:
+    def __init__(
+        self,
+        *,
+        settings: ServiceSettings,
+        topics: Sequence[str],
+        group: str,
+        handler: Handler,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        inbox: Inbox,
+        outbox: Outbox,
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.topics = tuple(topics)
+        self.group = group
+        self.handler = handler
+        self.sessionmaker = sessionmaker
+        self.inbox = inbox
+        self.outbox = outbox
+        self.on_commit = on_commit
+        self.service = settings.service
+        self._stopping = False
+        self._consumer: Any = None
+        self._pending: dict[Any, int] = {}
+        self._lag_checked = 0.0
+        self.running = False
+        self.processed = 0
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while not self._stopping:
+            try:
+                await self._run_consumer()
+                backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker gone: start over after a pause
+                log.warning("consumer %s failed: %s", self.group, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                self.running = False
+                if self._consumer is not None:
+                    await stop_quietly(self._consumer)
+                    self._consumer = None
+
+    async def _run_consumer(self) -> None:
+        self._consumer = new_consumer(self.settings, group=self.group)
+        self._consumer.subscribe(list(self.topics), listener=_CommitOnRevoke(self))
+        await self._consumer.start()
+        self.running = True
+        backoff = 0.1
+        while not self._stopping:
+            batch = await self._consumer.getmany(
+                timeout_ms=200, max_records=self.settings.consumer_batch_size
+            )
+            if batch:
+                try:
+                    await self._process(batch)
+                except Exception as exc:
+                    if not is_transient(exc):
+                        raise
+                    log.warning("batch failed, will retry: %s", exc)
+                    for tp, msgs in batch.items():
+                        self._consumer.seek(tp, msgs[0].offset)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                backoff = 0.1
+                for tp, msgs in batch.items():
+                    self._pending[tp] = msgs[-1].offset + 1
+                await self.commit_pending()
+            await self._refresh_lag()
+
+    async def commit_pending(self) -> None:
+        if not self._pending or self._consumer is None:
+            return
+        offsets, self._pending = self._pending, {}
+        try:
+            await self._consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # Not lost: the batch is in the database and the inbox; redelivery is a no-op.
+            log.info("offset commit failed, messages will be redelivered: %s", exc)
+            return
+        now = time.time()
+        for topic in {tp.topic for tp in offsets}:
+            metrics.CONSUMER_PROGRESS.labels(self.service, topic).set(now)
+
+    async def _process(self, batch: dict[Any, list[Any]]) -> None:
+        items = [_parse(msg) for msgs in batch.values() for msg in msgs]
+        dead: list[str] = []
+        async with self.sessionmaker() as session, session.begin():
+            seen = await self.inbox.seen(session, {i.inbox_id for i in items})
+            done: dict[str, str] = {}
+            for item in items:
+                if item.inbox_id in seen or item.inbox_id in done:
+                    metrics.CONSUMER_MESSAGES.labels(self.service, item.msg.topic,
+                                                     "duplicate").inc()
+                    continue
+                error = item.error
+                if item.event is not None:
+                    error = await self._handle(session, item.event)
+                if error is not None:
+                    await self._dead_letter(session, item, error)
+                    dead.append(item.msg.topic)
+                done[item.inbox_id] = item.msg.topic
+            await self.inbox.record(session, done)
+        for item in items:
+            metrics.CONSUMER_MESSAGES.labels(self.service, item.msg.topic, "processed").inc()
+        for topic in dead:
+            metrics.DLQ_MESSAGES.labels(self.service, dlq(topic)).inc()
+        self.processed += len(items)
+        if self.on_commit is not None:
+            self.on_commit()
+
+    async def _handle(self, session: AsyncSession, event: Event) -> str | None:
+        """Run the handler in a savepoint; a poison event is rolled back alone."""
+        try:
+            async with session.begin_nested():
+                await self.handler(session, event)
+        except Exception as exc:
+            if is_transient(exc) and not isinstance(exc, IntegrityError):
+                raise
+            log.warning("event %s (%s) cannot be processed: %s", event.id, event.type, exc)
+            return f"{type(exc).__name__}: {exc}"
+        return None
+
+    async def _dead_letter(self, session: AsyncSession, item: _Item, error: str) -> None:
+        msg = item.msg
+        await self.outbox.add_raw(
+            session,
+            event_id=f"dlq:{self.group}:{item.inbox_id}",
+            topic=dlq(msg.topic),
+            key=msg.key.decode("utf-8", "replace") if msg.key else None,
+            payload=msg.value or b"",
+            headers={
+                "error": error[:MAX_ERROR_HEADER],
+                "original_topic": msg.topic,
+                "original_partition": str(msg.partition),
+                "original_offset": str(msg.offset),
+                "failed_by": self.group,
+                "failed_at": datetime.now(UTC).isoformat(),
+            },
+        )
+
+    async def _refresh_lag(self) -> None:
+        now = time.monotonic()
+        if now - self._lag_checked < LAG_REFRESH_SECONDS or self._consumer is None:
+            return
+        self._lag_checked = now
+        assigned = list(self._consumer.assignment())
+        if not assigned:
+            return
+        try:
+            ends = await self._consumer.end_offsets(assigned)
+        except KafkaError:
+            return
+        lag: dict[str, int] = {}
+        for tp in assigned:
+            position = await self._consumer.position(tp)
+            lag[tp.topic] = lag.get(tp.topic, 0) + max(0, ends.get(tp, 0) - position)
+        for topic, value in lag.items():
+            metrics.CONSUMER_LAG.labels(self.service, topic).set(value)
+
+    async def lag(self) -> dict[str, int]:
+        """Lag per topic right now (for tests and /readyz detail)."""
+        if self._consumer is None:
+            return {}
+        assigned: list[TopicPartition] = list(self._consumer.assignment())
+        ends = await self._consumer.end_offsets(assigned) if assigned else {}
+        out: dict[str, int] = {}
+        for tp in assigned:
+            committed = await self._consumer.committed(tp) or 0
+            out[tp.topic] = out.get(tp.topic, 0) + max(0, ends.get(tp, 0) - committed)
+        return out
+
+
+def _parse(msg: Any) -> _Item:
+    try:
+        return _Item(msg, parse_event(msg.value or b""), None)
+    except Exception as exc:  # any malformed input is a dead letter, never a crash
+        return _Item(msg, None, f"{type(exc).__name__}: {str(exc)[:500]}")

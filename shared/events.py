@@ -1,0 +1,243 @@
+"""Every event LeadRelay publishes: a CloudEvents 1.0 envelope around one typed payload.
+
+Events are past-tense classes, defined once. The JSON Schema and AsyncAPI documents in
+`docs/` are generated from these models (`make docs`) and a test fails when they drift.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TOPIC_RECEIVED = "leads.received"
+TOPIC_SCORED = "leads.scored"
+TOPIC_HANDOFF = "leads.handoff"
+TOPIC_FEEDBACK = "leads.feedback"
+TOPICS = (TOPIC_RECEIVED, TOPIC_SCORED, TOPIC_HANDOFF, TOPIC_FEEDBACK)
+
+
+def dlq(topic: str) -> str:
+    """The dead-letter topic of a consumed topic."""
+    return f"{topic}.dlq"
+
+
+ALL_TOPICS = TOPICS + tuple(dlq(t) for t in TOPICS)
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- the lead as it travels ------------------------------------------------------------
+
+
+class Touch(Payload):
+    """One marketing touch: what the lead did, when, and what it was about."""
+
+    type: str = Field(description="e.g. form_submit, email_click, webinar, page_view, event_visit")
+    at: datetime
+    detail: str | None = None
+
+
+class LeadData(Payload):
+    """A lead as intake accepted it: normalised contact, where it came from, what it did."""
+
+    lead_id: str
+    email: str = Field(description="Normalised (lower-cased domain) email address")
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = Field(None, description="E.164")
+    company: str | None = None
+    job_title: str | None = None
+    country: str | None = Field(None, description="ISO 3166-1 alpha-2")
+    source: str = Field(description="web, campaign, partner, event, sales, ...")
+    channel: str = Field("api", description="api, batch, form, hook, import")
+    campaign_id: str | None = None
+    utm: dict[str, str] = Field(default_factory=dict)
+    consent: dict[str, bool] = Field(default_factory=dict)
+    attributes: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    touches: tuple[Touch, ...] = ()
+    received_at: datetime
+    revision: int = Field(1, description="1 when first received; +1 each time a duplicate merges")
+
+
+# --- scoring's decision ----------------------------------------------------------------
+
+Outcome = Literal["qualified", "nurture", "disqualified"]
+
+
+class FiredRule(Payload):
+    rule: str
+    group: str = Field(description="fit, engagement or disqualifier")
+    points: float = 0
+    reason: str | None = Field(None, description="reason code for disqualifiers, or a note")
+
+
+class SlaTerms(Payload):
+    """The contract's SLA for one tier, carried with the decision so handoff needs no contract."""
+
+    tier: str
+    first_contact_seconds: int = Field(description="first contact due within this much time")
+    business_hours: bool = Field(True, description="count only the rep's business hours")
+    warn_at_fraction: float = Field(0.8, description="warn when this share of the time is used")
+    attempts_min: int = 1
+    attempts_window_seconds: int = Field(description="attempts_min attempts due within this")
+    on_breach: tuple[Literal["reassign", "escalate", "recycle"], ...] = ("reassign",)
+
+
+class RouteHint(Payload):
+    """Which team the contract's routing rules send this lead to, and the rule that matched."""
+
+    team: str | None = None
+    rule: str | None = None
+
+
+class Decision(Payload):
+    lead_id: str
+    outcome: Outcome
+    score: float
+    fit_score: float = 0
+    engagement_score: float = 0
+    tier: str | None = None
+    fired: tuple[FiredRule, ...] = ()
+    missing: tuple[str, ...] = ()
+    contract_version: str
+    decided_at: datetime
+
+
+class LeadScoredData(Payload):
+    decision: Decision
+    lead: LeadData
+    sla: SlaTerms | None = None
+    route: RouteHint = RouteHint()
+    previous_outcome: Outcome | None = None
+
+
+# --- handoff ---------------------------------------------------------------------------
+
+
+class SlaDue(Payload):
+    first_contact_due_at: datetime | None = None
+    first_contact_warn_at: datetime | None = None
+    attempts_due_at: datetime | None = None
+    attempts_min: int | None = None
+
+
+class LeadAssignedData(Payload):
+    lead_id: str
+    rep_id: str
+    team: str
+    reason: str = Field(description="why this rep: account_owner, rule:<name>, round_robin, ...")
+    assigned_at: datetime
+    previous_rep_id: str | None = None
+    lead: LeadData
+    decision: Decision
+    sla: SlaDue = SlaDue()
+
+
+class FeedbackData(Payload):
+    """What sales did with a lead, reported back to marketing on leads.feedback."""
+
+    lead_id: str
+    kind: str = Field(description="accepted, rejected, attempt, outcome, sla_warning, "
+                                  "sla_breached, reassigned, escalated, recycled")
+    at: datetime
+    rep_id: str | None = None
+    team: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- the envelope ----------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Event(BaseModel):
+    """CloudEvents 1.0, structured JSON mode. Subclasses pin `type` and the `data` model."""
+
+    model_config = ConfigDict(frozen=True)
+
+    TYPE: ClassVar[str] = ""
+    TOPIC: ClassVar[str] = ""
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    source: str
+    type: str = ""
+    subject: str | None = Field(None, description="the lead id")
+    time: datetime = Field(default_factory=_now)
+    datacontenttype: Literal["application/json"] = "application/json"
+    traceparent: str | None = Field(None, description="W3C trace context (CloudEvents extension)")
+    data: Any
+
+    def model_post_init(self, __context: Any) -> None:
+        if not self.type:
+            object.__setattr__(self, "type", self.TYPE)
+
+    @property
+    def key(self) -> str:
+        """Kafka key: the lead id, so a lead's events stay in order on one partition."""
+        return self.subject or self.id
+
+
+class LeadReceived(Event):
+    TYPE: ClassVar[str] = "com.leadrelay.lead.received.v1"
+    TOPIC: ClassVar[str] = TOPIC_RECEIVED
+    data: LeadData
+
+
+class LeadUpdated(Event):
+    """A duplicate merged into an existing lead: new touches or attributes, so score again."""
+
+    TYPE: ClassVar[str] = "com.leadrelay.lead.updated.v1"
+    TOPIC: ClassVar[str] = TOPIC_RECEIVED
+    data: LeadData
+
+
+class LeadScored(Event):
+    TYPE: ClassVar[str] = "com.leadrelay.lead.scored.v1"
+    TOPIC: ClassVar[str] = TOPIC_SCORED
+    data: LeadScoredData
+
+
+class LeadAssigned(Event):
+    TYPE: ClassVar[str] = "com.leadrelay.lead.assigned.v1"
+    TOPIC: ClassVar[str] = TOPIC_HANDOFF
+    data: LeadAssignedData
+
+
+class LeadFeedback(Event):
+    TYPE: ClassVar[str] = "com.leadrelay.lead.feedback.v1"
+    TOPIC: ClassVar[str] = TOPIC_FEEDBACK
+    data: FeedbackData
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.TYPE: cls for cls in (LeadReceived, LeadUpdated, LeadScored, LeadAssigned, LeadFeedback)
+}
+
+
+class UnknownEventType(ValueError):
+    pass
+
+
+def parse_event(raw: bytes | str) -> Event:
+    """Bytes from Kafka -> the typed event; raises ValueError (incl. ValidationError) if bad."""
+    import json
+
+    doc = json.loads(raw)
+    if not isinstance(doc, dict):
+        raise ValueError("event is not a JSON object")
+    cls = EVENT_TYPES.get(str(doc.get("type")))
+    if cls is None:
+        raise UnknownEventType(f"unknown event type {doc.get('type')!r}")
+    return cls.model_validate(doc)
+
+
+def serialize_event(event: Event) -> bytes:
+    return event.model_dump_json(exclude_none=True).encode()

@@ -1,0 +1,245 @@
+"""The transactional outbox: events are rows written with the state change, then relayed.
+
+A row is marked sent only after the broker acknowledged it (acks=all). A produce that
+times out has an unknown outcome (aio-libs/aiokafka#197), so the row stays and is sent
+again; consumers deduplicate by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared import metrics
+from shared.db import is_sqlite
+from shared.events import Event, serialize_event
+
+log = logging.getLogger(__name__)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "outbox_messages",
+        metadata,
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+               autoincrement=True),
+        Column("event_id", String(64), nullable=False, unique=True),
+        Column("topic", String(255), nullable=False),
+        Column("key", String(255), nullable=True),
+        Column("payload", LargeBinary, nullable=False),
+        Column("headers", JSON, nullable=False, default=dict),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("sent_at", DateTime(timezone=True), nullable=True),
+        Column("attempts", Integer, nullable=False, default=0),
+        Index("ix_outbox_messages_unsent", "sent_at", "id"),
+    )
+
+
+class Outbox:
+    """Adds rows to one service's outbox table; the caller owns the transaction."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+
+    async def add(
+        self, session: AsyncSession, event: Event, *, traceparent: str | None = None
+    ) -> None:
+        await self.add_many(session, [event], traceparent=traceparent)
+
+    async def add_many(
+        self, session: AsyncSession, events: Sequence[Event], *, traceparent: str | None = None
+    ) -> None:
+        if not events:
+            return
+        now = datetime.now(UTC)
+        rows = []
+        for ev in events:
+            headers = {"ce_type": ev.type, "ce_id": ev.id}
+            tp = traceparent or ev.traceparent
+            if tp:
+                headers["traceparent"] = tp
+            rows.append(
+                {
+                    "event_id": ev.id,
+                    "topic": ev.TOPIC,
+                    "key": ev.key,
+                    "payload": serialize_event(ev),
+                    "headers": headers,
+                    "created_at": now,
+                    "attempts": 0,
+                }
+            )
+        await session.execute(self.table.insert(), rows)
+
+    async def add_raw(
+        self,
+        session: AsyncSession,
+        *,
+        event_id: str,
+        topic: str,
+        key: str | None,
+        payload: bytes,
+        headers: dict[str, str],
+    ) -> None:
+        """A dead-letter record: the original bytes, the error in the headers."""
+        await session.execute(
+            self.table.insert(),
+            [
+                {
+                    "event_id": event_id,
+                    "topic": topic,
+                    "key": key,
+                    "payload": payload,
+                    "headers": headers,
+                    "created_at": datetime.now(UTC),
+                    "attempts": 0,
+                }
+            ],
+        )
+
+
+class Relay:
+    """Publishes unsent outbox rows in order, marks them sent after the broker's ack."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        table: Table,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        producer_factory: Any,
+        batch_size: int = 500,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.service = service
+        self.table = table
+        self.sessionmaker = sessionmaker
+        self.producer_factory = producer_factory
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+        self._sqlite = is_sqlite(str(sessionmaker.kw["bind"].url))
+        self._stopping = False
+        self.producer: Any = None
+        self.broker_ok = False
+        self.last_error: str | None = None
+
+    def wake(self) -> None:
+        """Called after a commit that added rows, so they go out without waiting for a poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while not self._stopping:
+            try:
+                if self.producer is None:
+                    self.producer = await self.producer_factory()
+                sent = await self.publish_once()
+                self.broker_ok = True
+                self.last_error = None
+                backoff = 0.2
+                if sent >= self.batch_size:
+                    continue  # more waiting: no sleep
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the broker or the database is down: keep the rows, retry
+                self.broker_ok = False
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("outbox relay failed, retrying", extra={"error": self.last_error})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def publish_once(self) -> int:
+        """One batch: lock unsent rows, send them all, await every ack, mark them sent."""
+        t = self.table
+        async with self.sessionmaker() as session, session.begin():
+            stmt = select(t.c.id, t.c.topic, t.c.key, t.c.payload, t.c.headers).where(
+                t.c.sent_at.is_(None)
+            ).order_by(t.c.id).limit(self.batch_size)
+            if not self._sqlite:
+                stmt = stmt.with_for_update(skip_locked=True)
+            rows = (await session.execute(stmt)).all()
+            if not rows:
+                await self._observe_backlog(session)
+                return 0
+            futures = []
+            for row in rows:
+                headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
+                fut = await self.producer.send(
+                    row.topic,
+                    value=row.payload,
+                    key=row.key.encode() if row.key else None,
+                    headers=headers,
+                )
+                futures.append(fut)
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            done = [row.id for row, r in zip(rows, results, strict=True)
+                    if not isinstance(r, BaseException)]
+            failed = [r for r in results if isinstance(r, BaseException)]
+            if done:
+                await session.execute(
+                    update(t).where(t.c.id.in_(done)).values(
+                        sent_at=datetime.now(UTC), attempts=t.c.attempts + 1
+                    )
+                )
+            for row, r in zip(rows, results, strict=True):
+                if not isinstance(r, BaseException):
+                    metrics.OUTBOX_PUBLISHED.labels(self.service, row.topic).inc()
+            await self._observe_backlog(session)
+        if failed:
+            raise failed[0]
+        return len(rows)
+
+    async def _observe_backlog(self, session: AsyncSession) -> None:
+        t = self.table
+        count, oldest = (
+            await session.execute(
+                select(func.count(), func.min(t.c.created_at)).where(t.c.sent_at.is_(None))
+            )
+        ).one()
+        metrics.OUTBOX_BACKLOG.labels(self.service).set(count)
+        age = 0.0
+        if oldest is not None:
+            if oldest.tzinfo is None:
+                oldest = oldest.replace(tzinfo=UTC)
+            age = max(0.0, (datetime.now(UTC) - oldest).total_seconds())
+        metrics.OUTBOX_OLDEST_AGE.labels(self.service).set(age)
+
+    async def backlog(self) -> int:
+        t = self.table
+        async with self.sessionmaker() as session:
+            return int(
+                (await session.execute(
+                    select(func.count()).select_from(t).where(t.c.sent_at.is_(None))
+                )).scalar_one()
+            )

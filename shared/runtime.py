@@ -1,0 +1,128 @@
+"""What every service runs beside its HTTP routes: engine, migrations, relay, consumers.
+
+`Runtime` is built in a service's `create_app` lifespan and torn down there; nothing
+connects at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared import db, kafka, migrations
+from shared.consumer import Consumer, Handler
+from shared.inbox import Inbox, inbox_table
+from shared.outbox import Outbox, Relay, outbox_table
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Plumbing:
+    """A service's outbox and inbox tables, declared on its own metadata."""
+
+    outbox: Outbox
+    inbox: Inbox
+
+    @classmethod
+    def on(cls, metadata: MetaData) -> Plumbing:
+        return cls(Outbox(outbox_table(metadata)), Inbox(inbox_table(metadata)))
+
+
+@dataclass
+class Runtime:
+    settings: ServiceSettings
+    plumbing: Plumbing
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    relay: Relay
+    consumers: list[Consumer] = field(default_factory=list)
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: ServiceSettings, plumbing: Plumbing) -> Runtime:
+        engine = db.create_engine(settings.database_url, schema=settings.service)
+        sm = db.sessionmaker(engine)
+
+        async def producer_factory() -> Any:
+            await kafka.ensure_topics(settings)
+            return await kafka.start_producer(settings)
+
+        relay = Relay(
+            service=settings.service,
+            table=plumbing.outbox.table,
+            sessionmaker=sm,
+            producer_factory=producer_factory,
+            batch_size=settings.outbox_batch_size,
+            poll_seconds=settings.outbox_poll_seconds,
+        )
+        return cls(settings, plumbing, engine, sm, relay)
+
+    def consume(self, topics: Sequence[str], *, group: str, handler: Handler) -> Consumer:
+        consumer = Consumer(
+            settings=self.settings,
+            topics=topics,
+            group=group,
+            handler=handler,
+            sessionmaker=self.sessionmaker,
+            inbox=self.plumbing.inbox,
+            outbox=self.plumbing.outbox,
+            on_commit=self.relay.wake,
+        )
+        self.consumers.append(consumer)
+        return consumer
+
+    async def migrate(self) -> None:
+        """Bring the service's schema to head; must succeed before anything else runs."""
+        await migrations.upgrade(self.engine, self.settings.service)
+
+    async def start(self) -> None:
+        """Start the relay and the consumers; they retry on their own while deps are down."""
+        self.tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        for c in self.consumers:
+            self.tasks.append(asyncio.create_task(c.run(), name=f"consumer-{c.group}"))
+
+    def background(self, coro: Any, name: str) -> None:
+        self.tasks.append(asyncio.create_task(coro, name=name))
+
+    async def stop(self) -> None:
+        self.relay.stop()
+        for c in self.consumers:
+            c.stop()
+        if self.tasks:
+            _, pending = await asyncio.wait(self.tasks, timeout=kafka.STOP_TIMEOUT_SECONDS)
+            for t in pending:
+                t.cancel()
+            for t in pending:
+                with contextlib.suppress(BaseException):
+                    await t
+        if self.relay.producer is not None:
+            await kafka.stop_quietly(self.relay.producer)
+        await self.engine.dispose()
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        checks: dict[str, Any] = {}
+        ok = True
+        try:
+            await asyncio.wait_for(db.ping(self.engine), timeout=3)
+            checks["database"] = "ok"
+        except Exception as exc:
+            ok = False
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        broker = await kafka.broker_reachable(self.relay.producer)
+        checks["broker"] = "ok" if broker else f"unreachable: {self.relay.last_error or 'starting'}"
+        ok = ok and broker
+        with contextlib.suppress(Exception):
+            checks["outbox_backlog"] = await asyncio.wait_for(self.relay.backlog(), timeout=3)
+        if self.consumers:
+            checks["consumers"] = {c.group: "running" if c.running else "starting"
+                                   for c in self.consumers}
+        return ok, checks
