@@ -28,17 +28,17 @@ tools:
 run: install
 	@$(BIN)/leadrelay up
 
-test: install tools
+test: install tools lint
 	@$(BIN)/pytest
 
 unit: install
 	@$(BIN)/pytest tests/unit -q
 
 lint: install
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy services shared
-	$(BIN)/lint-imports
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(BIN)/mypy services shared
+	@$(BIN)/lint-imports --no-cache
 
 fmt: install
 	$(BIN)/ruff format .

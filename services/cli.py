@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -33,13 +34,24 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("up", help="the whole stack on this machine (SQLite + Tansu)")
     p.add_argument("--data-dir", default=".leadrelay")
     p.add_argument("--broker-port", type=int, default=9092)
+    p.add_argument(
+        "--base-port",
+        type=int,
+        default=8001,
+        help="intake's port; scoring and handoff take the next two",
+    )
 
-    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_command",
-                                                                   required=True)
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(
+        dest="keys_command", required=True
+    )
     p = keys.add_parser("create", help="create a key and print it once")
     p.add_argument("name")
-    p.add_argument("--scope", action="append", required=True,
-                   help=f"one of {', '.join(SCOPES)} or form:ID; repeat for several")
+    p.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        help=f"one of {', '.join(SCOPES)} or form:ID; repeat for several",
+    )
     keys.add_parser("list", help="list keys (never the keys themselves)")
     p = keys.add_parser("revoke", help="revoke a key by id")
     p.add_argument("key_id")
@@ -53,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "broker":
         return subprocess.call(tansu_command(args.port))
     if args.command == "up":
-        return up(Path(args.data_dir), args.broker_port)
+        ports = {svc: args.base_port + i for i, svc in enumerate(PORTS)}
+        return up(Path(args.data_dir), args.broker_port, ports)
     return _keys(args)
 
 
@@ -81,20 +94,25 @@ def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
-def up(data_dir: Path, broker_port: int) -> int:
+def up(data_dir: Path, broker_port: int, ports: dict[str, int]) -> int:
     """Broker + three services on SQLite; Ctrl-C stops every process started here."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    for name, port in [("broker", broker_port), *PORTS.items()]:
+    for name, port in [("broker", broker_port), *ports.items()]:
         if port_open(port):
-            print(f"error: port {port} ({name}) is in use; is LeadRelay already running?",
-                  file=sys.stderr)
+            print(
+                f"error: port {port} ({name}) is in use; is LeadRelay already running?",
+                file=sys.stderr,
+            )
             return 1
     env = dict(os.environ)
     env.setdefault("LEADRELAY_KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{broker_port}")
     env.setdefault("LEADRELAY_KEYS_FILE", str(data_dir / "keys.json"))
-    for svc in PORTS:
-        env.setdefault(f"LEADRELAY_{svc.upper()}_DATABASE_URL",
-                       f"sqlite+aiosqlite:///{data_dir}/{svc}.db")
+    if "LEADRELAY_DATABASE_URL" not in env:  # the embedded default: a SQLite file each
+        for svc in PORTS:
+            env.setdefault(
+                f"LEADRELAY_{svc.upper()}_DATABASE_URL",
+                f"sqlite+aiosqlite:///{data_dir.resolve()}/{svc}.db",
+            )
     procs: list[subprocess.Popen[bytes]] = []
     stopping = False
 
@@ -108,21 +126,27 @@ def up(data_dir: Path, broker_port: int) -> int:
         print(f"starting the broker (Tansu) on 127.0.0.1:{broker_port} ...", flush=True)
         procs.append(start_tansu(broker_port, log=data_dir / "broker.log"))
         key = KeyStore(Path(env["LEADRELAY_KEYS_FILE"])).create("development", ["admin"])
-        for svc, port in PORTS.items():
+        for svc, port in ports.items():
             log = open(data_dir / f"{svc}.log", "ab")  # noqa: SIM115 - lives with the child
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "serve", svc, "--port", str(port)],
-                env=env, stdout=log, stderr=subprocess.STDOUT))
-        if not _wait_ready(procs, lambda: stopping):
-            print(f"error: the stack did not become ready; see {data_dir}/*.log",
-                  file=sys.stderr)
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "services.cli", "serve", svc, "--port", str(port)],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        if not _wait_ready(procs, ports, lambda: stopping):
+            print(f"error: the stack did not become ready; see {data_dir}/*.log", file=sys.stderr)
             return 1
-        _banner(key, data_dir)
+        _banner(key, data_dir, ports, broker_port)
         while not stopping:
             for p in procs:
                 if p.poll() is not None:
-                    print(f"error: a process exited ({p.args[-3] if len(p.args) > 3 else p.args[0]})"
-                          f" with {p.returncode}; see {data_dir}/*.log", file=sys.stderr)
+                    print(
+                        f"error: a process exited with {p.returncode}; see {data_dir}/*.log",
+                        file=sys.stderr,
+                    )
                     return 1
             time.sleep(0.3)
         return 0
@@ -131,12 +155,16 @@ def up(data_dir: Path, broker_port: int) -> int:
         print("stopped.", flush=True)
 
 
-def _wait_ready(procs: list[subprocess.Popen[bytes]], stopping: object,
-                timeout: float = 90.0) -> bool:
+def _wait_ready(
+    procs: list[subprocess.Popen[bytes]],
+    ports: dict[str, int],
+    stopping: Callable[[], bool],
+    timeout: float = 90.0,
+) -> bool:
     deadline = time.monotonic() + timeout
-    pending = dict(PORTS)
+    pending = dict(ports)
     while pending and time.monotonic() < deadline:
-        if callable(stopping) and stopping():
+        if stopping():
             return False
         if any(p.poll() is not None for p in procs):
             return False
@@ -150,27 +178,30 @@ def _wait_ready(procs: list[subprocess.Popen[bytes]], stopping: object,
     return not pending
 
 
-def _banner(key: str, data_dir: Path) -> None:
+def _banner(key: str, data_dir: Path, ports: dict[str, int], broker_port: int) -> None:
+    i, s, h = (f"http://127.0.0.1:{ports[x]}" for x in ("intake", "scoring", "handoff"))
     lines = [
         "",
         "LeadRelay is up.",
-        "  intake   http://127.0.0.1:8001/docs",
-        "  scoring  http://127.0.0.1:8002/docs",
-        "  handoff  http://127.0.0.1:8003/docs   (dashboard: http://127.0.0.1:8003/)",
-        "  metrics  http://127.0.0.1:800{1,2,3}/metrics",
+        f"  intake   {i}/docs",
+        f"  scoring  {s}/docs",
+        f"  handoff  {h}/docs   (dashboard: {h}/)",
+        f"  metrics  {i}/metrics  {s}/metrics  {h}/metrics",
+        f"  broker   127.0.0.1:{broker_port}  (topics leads.received, leads.scored, "
+        "leads.handoff, leads.feedback)",
         f"  logs     {data_dir}/*.log",
         "",
         f"API key: {key}",
         "",
         "Post a lead:",
-        f"  curl -s -X POST http://127.0.0.1:8001/v1/leads -H 'Authorization: Bearer {key}' "
-        "-H 'Content-Type: application/json' -d '{\"email\": \"jane.doe@acme.io\", "
-        "\"first_name\": \"Jane\", \"last_name\": \"Doe\", \"company\": \"Acme\", "
-        "\"job_title\": \"VP Marketing\", \"country\": \"US\", \"source\": \"web\", "
-        "\"attributes\": {\"employees\": 500}, \"touches\": [{\"type\": \"form_submit\", "
-        "\"at\": \"2026-11-24T10:00:00Z\", \"detail\": \"pricing page\"}]}'",
+        f"  curl -s -X POST {i}/v1/leads -H 'Authorization: Bearer {key}' "
+        '-H \'Content-Type: application/json\' -d \'{"email": "jane.doe@acme.io", '
+        '"first_name": "Jane", "last_name": "Doe", "company": "Acme", '
+        '"job_title": "VP Marketing", "country": "US", "source": "web", '
+        '"attributes": {"employees": 500}, "touches": [{"type": "form_submit", '
+        '"at": "2026-11-24T10:00:00Z", "detail": "pricing page"}]}\'',
         "Then see it handed off:",
-        f"  curl -s http://127.0.0.1:8003/v1/leads/<lead_id> -H 'Authorization: Bearer {key}'",
+        f"  curl -s {h}/v1/leads/<lead_id> -H 'Authorization: Bearer {key}'",
         "",
         "Ctrl-C stops everything.",
     ]

@@ -1,1 +1,1 @@
-"""What all three services need: settings, events, database, Kafka, outbox/inbox, metrics, errors."""
+"""What all three services need: settings, events, database, Kafka, outbox/inbox, metrics."""

@@ -118,8 +118,10 @@ class KeyStore:
         with self._lock:
             self._load()
             rec = self._records.get(parts[1])
-        if rec is None or rec.get("revoked_at") or not hmac.compare_digest(
-            rec["hash"], _hash(parts[2])
+        if (
+            rec is None
+            or rec.get("revoked_at")
+            or not hmac.compare_digest(rec["hash"], _hash(parts[2]))
         ):
             raise Unauthorized("unknown API key")
         return Principal(rec["id"], rec["name"], frozenset(rec["scopes"]))

@@ -26,7 +26,7 @@ from shared import metrics
 from shared.db import is_transient
 from shared.events import Event, dlq, parse_event
 from shared.inbox import Inbox
-from shared.kafka import new_consumer, stop_quietly
+from shared.kafka import ensure_topics, new_consumer, stop_quietly
 from shared.outbox import Outbox
 from shared.settings import ServiceSettings
 
@@ -115,15 +115,16 @@ class Consumer:
                     self._consumer = None
 
     async def _run_consumer(self) -> None:
+        await ensure_topics(self.settings)  # subscribing to a missing topic waits for metadata
         self._consumer = new_consumer(self.settings, group=self.group)
         self._consumer.subscribe(list(self.topics), listener=_CommitOnRevoke(self))
         await self._consumer.start()
-        self.running = True
         backoff = 0.1
         while not self._stopping:
             batch = await self._consumer.getmany(
                 timeout_ms=200, max_records=self.settings.consumer_batch_size
             )
+            self.running = bool(self._consumer.assignment())
             if batch:
                 try:
                     await self._process(batch)
@@ -164,8 +165,9 @@ class Consumer:
             done: dict[str, str] = {}
             for item in items:
                 if item.inbox_id in seen or item.inbox_id in done:
-                    metrics.CONSUMER_MESSAGES.labels(self.service, item.msg.topic,
-                                                     "duplicate").inc()
+                    metrics.CONSUMER_MESSAGES.labels(
+                        self.service, item.msg.topic, "duplicate"
+                    ).inc()
                     continue
                 error = item.error
                 if item.event is not None:

@@ -46,7 +46,7 @@ class LeadData(Payload):
     """A lead as intake accepted it: normalised contact, where it came from, what it did."""
 
     lead_id: str
-    email: str = Field(description="Normalised (lower-cased domain) email address")
+    email: str = Field(description="Normalised email address (lower-cased)")
     first_name: str | None = None
     last_name: str | None = None
     phone: str | None = Field(None, description="E.164")
@@ -142,8 +142,10 @@ class FeedbackData(Payload):
     """What sales did with a lead, reported back to marketing on leads.feedback."""
 
     lead_id: str
-    kind: str = Field(description="accepted, rejected, attempt, outcome, sla_warning, "
-                                  "sla_breached, reassigned, escalated, recycled")
+    kind: str = Field(
+        description="accepted, rejected, attempt, outcome, sla_warning, "
+        "sla_breached, reassigned, escalated, recycled"
+    )
     at: datetime
     rep_id: str | None = None
     team: str | None = None

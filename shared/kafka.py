@@ -70,13 +70,9 @@ async def ensure_topics(settings: ServiceSettings, topics: tuple[str, ...] = ALL
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t not in existing]
         for topic in missing:
-            try:
-                await admin.create_topics(
-                    [NewTopic(topic, num_partitions=settings.kafka_partitions,
-                              replication_factor=1)]
-                )
-            except TopicAlreadyExistsError:
-                pass
+            new = NewTopic(topic, num_partitions=settings.kafka_partitions, replication_factor=1)
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics([new])
     finally:
         await admin.close()
 

@@ -13,11 +13,27 @@ correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=No
 lead_id: ContextVar[str | None] = ContextVar("lead_id", default=None)
 
 PII_FIELDS = frozenset(
-    {"email", "first_name", "last_name", "phone", "company", "job_title", "name",
-     "authorization", "x-api-key", "api_key", "key", "secret", "password"}
+    {
+        "email",
+        "first_name",
+        "last_name",
+        "phone",
+        "company",
+        "job_title",
+        "name",
+        "authorization",
+        "x-api-key",
+        "api_key",
+        "key",
+        "secret",
+        "password",
+    }
 )
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()) | {
-    "message", "asctime", "taskName"}
+    "message",
+    "asctime",
+    "taskName",
+}
 
 
 class JsonFormatter(logging.Formatter):

@@ -18,47 +18,55 @@ LEADS_REJECTED = Counter(
     "leadrelay_leads_rejected_total", "Leads refused by intake", ["channel", "reason"]
 )
 LEADS_DUPLICATE = Counter(
-    "leadrelay_leads_duplicate_total", "Duplicate submissions merged or replayed",
+    "leadrelay_leads_duplicate_total",
+    "Duplicate submissions merged or replayed",
     ["channel", "kind"],
 )
 DECISIONS = Counter("leadrelay_decisions_total", "Scoring decisions", ["decision", "tier"])
 LEAD_SCORE = Histogram(
-    "leadrelay_lead_score", "Total score of scored leads",
+    "leadrelay_lead_score",
+    "Total score of scored leads",
     buckets=(0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 150),
 )
 PIPELINE_LATENCY = Histogram(
-    "leadrelay_pipeline_latency_seconds", "From intake's accept to handoff's assignment",
+    "leadrelay_pipeline_latency_seconds",
+    "From intake's accept to handoff's assignment",
     buckets=LATENCY_BUCKETS,
 )
 TIME_TO_FIRST_CONTACT = Histogram(
-    "leadrelay_time_to_first_contact_seconds", "From assignment to the first contact attempt",
-    ["team", "tier"], buckets=CONTACT_BUCKETS,
+    "leadrelay_time_to_first_contact_seconds",
+    "From assignment to the first contact attempt",
+    ["team", "tier"],
+    buckets=CONTACT_BUCKETS,
 )
 SLA_OUTCOMES = Counter(
-    "leadrelay_sla_outcomes_total", "SLA clocks settled, met or breached",
+    "leadrelay_sla_outcomes_total",
+    "SLA clocks settled, met or breached",
     ["team", "tier", "kind", "outcome"],
 )
-SLA_BREACHES = Counter(
-    "leadrelay_sla_breaches_total", "SLA breaches", ["team", "tier", "kind"]
-)
+SLA_BREACHES = Counter("leadrelay_sla_breaches_total", "SLA breaches", ["team", "tier", "kind"])
 SLA_WARNINGS = Counter("leadrelay_sla_warnings_total", "SLA warnings sent", ["team", "tier"])
 AWAITING_FIRST_CONTACT = Gauge(
-    "leadrelay_leads_awaiting_first_contact", "Assigned leads not yet contacted",
+    "leadrelay_leads_awaiting_first_contact",
+    "Assigned leads not yet contacted",
     ["team", "tier"],
 )
 OLDEST_AWAITING = Gauge(
     "leadrelay_oldest_awaiting_first_contact_seconds",
-    "Age of the oldest assigned lead not yet contacted", ["team", "tier"],
+    "Age of the oldest assigned lead not yet contacted",
+    ["team", "tier"],
 )
 FIRST_CONTACT_OVERDUE = Gauge(
-    "leadrelay_first_contact_overdue_leads", "Uncontacted leads past their first-contact due time",
+    "leadrelay_first_contact_overdue_leads",
+    "Uncontacted leads past their first-contact due time",
     ["team", "tier"],
 )
 QUEUED_UNASSIGNED = Gauge(
     "leadrelay_leads_queued_unassigned", "Qualified leads waiting for an available rep", ["team"]
 )
 CONTACT_ATTEMPTS = Counter(
-    "leadrelay_contact_attempts_total", "Contact attempts reported by sales",
+    "leadrelay_contact_attempts_total",
+    "Contact attempts reported by sales",
     ["channel", "outcome"],
 )
 OUTBOX_BACKLOG = Gauge("leadrelay_outbox_backlog", "Outbox rows not yet published", ["service"])
@@ -76,7 +84,8 @@ CONSUMER_MESSAGES = Counter(
 )
 CONSUMER_PROGRESS = Gauge(
     "leadrelay_consumer_last_progress_timestamp_seconds",
-    "Unix time the consumer last committed progress", ["service", "topic"],
+    "Unix time the consumer last committed progress",
+    ["service", "topic"],
 )
 DLQ_MESSAGES = Counter(
     "leadrelay_dlq_messages_total", "Messages sent to a dead-letter topic", ["service", "topic"]
@@ -88,6 +97,8 @@ HTTP_REQUESTS = Counter(
     "leadrelay_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
 )
 HTTP_DURATION = Histogram(
-    "leadrelay_http_request_duration_seconds", "HTTP request duration",
-    ["service", "method", "route"], buckets=LATENCY_BUCKETS,
+    "leadrelay_http_request_duration_seconds",
+    "HTTP request duration",
+    ["service", "method", "route"],
+    buckets=LATENCY_BUCKETS,
 )

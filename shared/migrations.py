@@ -67,6 +67,8 @@ async def upgrade(engine: AsyncEngine, service: str) -> None:
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # Two replicas starting at once must not both run the migration.
-            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"),
-                               {"s": f"leadrelay-migrate-{service}"})
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:s))"),
+                {"s": f"leadrelay-migrate-{service}"},
+            )
         await conn.run_sync(_run)

@@ -8,6 +8,7 @@ again; consumers deduplicate by event id.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -41,8 +42,9 @@ def outbox_table(metadata: MetaData) -> Table:
     return Table(
         "outbox_messages",
         metadata,
-        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-               autoincrement=True),
+        Column(
+            "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
         Column("event_id", String(64), nullable=False, unique=True),
         Column("topic", String(255), nullable=False),
         Column("key", String(255), nullable=True),
@@ -173,19 +175,20 @@ class Relay:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-            except TimeoutError:
-                pass
             self._wake.clear()
 
     async def publish_once(self) -> int:
         """One batch: lock unsent rows, send them all, await every ack, mark them sent."""
         t = self.table
         async with self.sessionmaker() as session, session.begin():
-            stmt = select(t.c.id, t.c.topic, t.c.key, t.c.payload, t.c.headers).where(
-                t.c.sent_at.is_(None)
-            ).order_by(t.c.id).limit(self.batch_size)
+            stmt = (
+                select(t.c.id, t.c.topic, t.c.key, t.c.payload, t.c.headers)
+                .where(t.c.sent_at.is_(None))
+                .order_by(t.c.id)
+                .limit(self.batch_size)
+            )
             if not self._sqlite:
                 stmt = stmt.with_for_update(skip_locked=True)
             rows = (await session.execute(stmt)).all()
@@ -203,14 +206,17 @@ class Relay:
                 )
                 futures.append(fut)
             results = await asyncio.gather(*futures, return_exceptions=True)
-            done = [row.id for row, r in zip(rows, results, strict=True)
-                    if not isinstance(r, BaseException)]
+            done = [
+                row.id
+                for row, r in zip(rows, results, strict=True)
+                if not isinstance(r, BaseException)
+            ]
             failed = [r for r in results if isinstance(r, BaseException)]
             if done:
                 await session.execute(
-                    update(t).where(t.c.id.in_(done)).values(
-                        sent_at=datetime.now(UTC), attempts=t.c.attempts + 1
-                    )
+                    update(t)
+                    .where(t.c.id.in_(done))
+                    .values(sent_at=datetime.now(UTC), attempts=t.c.attempts + 1)
                 )
             for row, r in zip(rows, results, strict=True):
                 if not isinstance(r, BaseException):
@@ -239,7 +245,9 @@ class Relay:
         t = self.table
         async with self.sessionmaker() as session:
             return int(
-                (await session.execute(
-                    select(func.count()).select_from(t).where(t.c.sent_at.is_(None))
-                )).scalar_one()
+                (
+                    await session.execute(
+                        select(func.count()).select_from(t).where(t.c.sent_at.is_(None))
+                    )
+                ).scalar_one()
             )

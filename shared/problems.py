@@ -54,7 +54,9 @@ class ProblemError(Exception):
 
     def to_problem(self) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "type": self.type, "title": self.title, "status": self.status,
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
         }
         if self.detail:
             body["detail"] = self.detail
@@ -116,8 +118,11 @@ def problem_responses(*errors: type[ProblemError]) -> dict[int | str, dict[str, 
     """OpenAPI `responses=` entries for the errors a route can answer with."""
     out: dict[int | str, dict[str, Any]] = {}
     for err in errors:
-        out[err.status] = {"model": Problem, "description": err.title,
-                           "content": {PROBLEM_JSON: {}}}
+        out[err.status] = {
+            "model": Problem,
+            "description": err.title,
+            "content": {PROBLEM_JSON: {}},
+        }
     return out
 
 
@@ -139,14 +144,15 @@ def validation_problems(errors: Sequence[Any]) -> list[FieldProblem]:
         if err.get("type") == "extra_forbidden":
             msg = "unknown field"
         elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
+            msg = msg[len("Value error, ") :]
         out.append(FieldProblem(pointer=pointer(loc), message=msg))
     return out
 
 
 def _render(exc: ProblemError) -> JSONResponse:
-    return JSONResponse(exc.to_problem(), status_code=exc.status, headers=exc.headers,
-                        media_type=PROBLEM_JSON)
+    return JSONResponse(
+        exc.to_problem(), status_code=exc.status, headers=exc.headers, media_type=PROBLEM_JSON
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -158,13 +164,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         errs = list(exc.errors())
         if any(e.get("type") == "json_invalid" for e in errs):
-            detail = "; ".join(str(e.get("ctx", {}).get("error", "")) for e in errs
-                               if e.get("type") == "json_invalid")
+            detail = "; ".join(
+                str(e.get("ctx", {}).get("error", ""))
+                for e in errs
+                if e.get("type") == "json_invalid"
+            )
             err = ProblemError(f"the body is not valid JSON: {detail}".strip())
             err.title = "Malformed JSON"
             return _render(err)
-        return _render(InvalidInput("some fields are invalid",
-                                    errors=validation_problems(errs)))
+        return _render(InvalidInput("some fields are invalid", errors=validation_problems(errs)))
 
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

@@ -123,6 +123,8 @@ class Runtime:
         with contextlib.suppress(Exception):
             checks["outbox_backlog"] = await asyncio.wait_for(self.relay.backlog(), timeout=3)
         if self.consumers:
-            checks["consumers"] = {c.group: "running" if c.running else "starting"
-                                   for c in self.consumers}
+            checks["consumers"] = {
+                c.group: "assigned" if c.running else "joining" for c in self.consumers
+            }
+            ok = ok and all(c.running for c in self.consumers)
         return ok, checks

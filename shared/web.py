@@ -28,12 +28,17 @@ def health_router() -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Readiness: database and broker reachable",
-                responses={503: {"description": "not ready"}})
+    @router.get(
+        "/readyz",
+        summary="Readiness: database and broker reachable",
+        responses={503: {"description": "not ready"}},
+    )
     async def readyz(request: Request) -> JSONResponse:
         ok, checks = await request.app.state.runtime.readiness()
-        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": checks},
+            status_code=200 if ok else 503,
+        )
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def prometheus_metrics() -> Response:
@@ -97,7 +102,8 @@ class EdgeMiddleware:
             method = scope.get("method", "GET")
             metrics.HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
             metrics.HTTP_DURATION.labels(self.service, method, template).observe(
-                time.perf_counter() - started)
+                time.perf_counter() - started
+            )
             lr_logging.correlation_id.reset(token)
 
 
@@ -138,17 +144,30 @@ def correlation_from_traceparent(traceparent: str | None) -> str | None:
 async def _too_large(send: Send, limit: int) -> None:
     import json
 
-    body = json.dumps({"type": "https://leadrelay.dev/problems/too-large",
-                       "title": "Request body too large", "status": 413,
-                       "detail": f"the body exceeds {limit} bytes"}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", PROBLEM_JSON.encode()),
-                            (b"content-length", str(len(body)).encode())]})
+    body = json.dumps(
+        {
+            "type": "https://leadrelay.dev/problems/too-large",
+            "title": "Request body too large",
+            "status": 413,
+            "detail": f"the body exceeds {limit} bytes",
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
-def create_service_app(*, title: str, description: str, service: str, max_body_bytes: int,
-                       lifespan: Any) -> FastAPI:
+def create_service_app(
+    *, title: str, description: str, service: str, max_body_bytes: int, lifespan: Any
+) -> FastAPI:
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     install_problem_handlers(app)
     app.include_router(health_router())

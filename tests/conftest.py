@@ -10,6 +10,8 @@ import pytest
 
 from shared.clock import FixedClock
 
+pytest_plugins = ["tests.infra"]
+
 
 def a_lead(**overrides: Any) -> dict[str, Any]:
     """A lead body for POST /v1/leads that the default contract qualifies."""
@@ -22,8 +24,9 @@ def a_lead(**overrides: Any) -> dict[str, Any]:
         "country": "US",
         "source": "web",
         "attributes": {"employees": 500},
-        "touches": [{"type": "form_submit", "at": "2026-11-24T10:00:00Z",
-                     "detail": "pricing page"}],
+        "touches": [
+            {"type": "form_submit", "at": "2026-11-24T10:00:00Z", "detail": "pricing page"}
+        ],
     }
     body.update(overrides)
     return body

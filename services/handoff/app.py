@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,10 +29,10 @@ def create_app(settings: HandoffSettings, *, clock: Clock | None = None) -> Fast
         app.state.handoff = handoff
         worker.register(runtime, handoff)
         await runtime.migrate()
-        reps_file = Path(settings.reps_file)
-        if reps_file.exists():
+        seed = await asyncio.to_thread(_read_if_exists, Path(settings.reps_file))
+        if seed is not None:
             async with transaction(runtime.sessionmaker) as session:
-                await service.seed_reps(session, reps_file.read_text(), handoff=handoff)
+                await service.seed_reps(session, seed, handoff=handoff)
         await runtime.start()
         try:
             yield
@@ -47,3 +48,7 @@ def create_app(settings: HandoffSettings, *, clock: Clock | None = None) -> Fast
     )
     app.include_router(api.router)
     return app
+
+
+def _read_if_exists(path: Path) -> str | None:
+    return path.read_text() if path.exists() else None

@@ -21,9 +21,9 @@ from shared.clock import Clock
 from shared.events import (
     Decision,
     Event,
-    LeadData,
     LeadAssigned,
     LeadAssignedData,
+    LeadData,
     LeadScored,
     SlaDue,
     SlaTerms,
@@ -45,8 +45,7 @@ def _holidays(country: str | None, subdivision: str | None, year: int) -> frozen
 
 
 def rep_calendar(rep: dict[str, Any]) -> tuple[Calendar, frozenset[date]]:
-    cal = Calendar.of(rep["time_zone"], hours=tuple(rep["working_hours"]),
-                      days=rep["working_days"])
+    cal = Calendar.of(rep["time_zone"], hours=tuple(rep["working_hours"]), days=rep["working_days"])
     year = datetime.now(UTC).year
     return cal, _holidays(rep.get("country"), rep.get("subdivision"), year)
 
@@ -85,16 +84,39 @@ async def receive_scored(session: AsyncSession, event: Event, *, handoff: Handof
         "email_domain": lead.email.rsplit("@", 1)[-1].lower(),
         "updated_at": now,
     }
-    await store.add_timeline(session, lead.lead_id, "scored", decision.decided_at, detail={
-        "outcome": decision.outcome, "score": decision.score, "tier": decision.tier,
-        "contract_version": decision.contract_version})
+    await store.add_timeline(
+        session,
+        lead.lead_id,
+        "scored",
+        decision.decided_at,
+        detail={
+            "outcome": decision.outcome,
+            "score": decision.score,
+            "tier": decision.tier,
+            "contract_version": decision.contract_version,
+        },
+    )
     if existing is None:
-        await store.add_timeline(session, lead.lead_id, "received", lead.received_at,
-                                 detail={"source": lead.source, "channel": lead.channel})
+        await store.add_timeline(
+            session,
+            lead.lead_id,
+            "received",
+            lead.received_at,
+            detail={"source": lead.source, "channel": lead.channel},
+        )
         status = "queued" if decision.outcome == "qualified" else decision.outcome
-        await store.insert_lead(session, {
-            **values, "lead_id": lead.lead_id, "status": status, "team": team,
-            "received_at": lead.received_at, "attempts": 0, "breaches": 0})
+        await store.insert_lead(
+            session,
+            {
+                **values,
+                "lead_id": lead.lead_id,
+                "status": status,
+                "team": team,
+                "received_at": lead.received_at,
+                "attempts": 0,
+                "breaches": 0,
+            },
+        )
     else:
         await store.update_lead(session, lead.lead_id, values)
         if existing["status"] not in ("nurture", "disqualified"):
@@ -131,50 +153,114 @@ async def assign_lead(
             candidates.append(owner)
     open_counts = await store.open_lead_counts(session, [r["rep_id"] for r in candidates])
     views = [
-        RepView(rep_id=r["rep_id"], team=r["team"], weight=r["weight"], capacity=r["capacity"],
-                open_leads=open_counts.get(r["rep_id"], 0), available=_available(r, now))
+        RepView(
+            rep_id=r["rep_id"],
+            team=r["team"],
+            weight=r["weight"],
+            capacity=r["capacity"],
+            open_leads=open_counts.get(r["rep_id"], 0),
+            available=_available(r, now),
+        )
         for r in candidates
     ]
-    choice = choose_rep(team=team, reps=views, assigned_counts=counts,
-                        account_owner=owner_id, exclude=exclude)
+    choice = choose_rep(
+        team=team, reps=views, assigned_counts=counts, account_owner=owner_id, exclude=exclude
+    )
     if choice is None:
-        await store.update_lead(session, lead_id, {"status": "queued", "rep_id": None,
-                                                   "updated_at": now})
-        await store.add_timeline(session, lead_id, "queued", now,
-                                 detail={"team": team, "why": "nobody available under capacity"})
+        await store.update_lead(
+            session, lead_id, {"status": "queued", "rep_id": None, "updated_at": now}
+        )
+        await store.add_timeline(
+            session,
+            lead_id,
+            "queued",
+            now,
+            detail={"team": team, "why": "nobody available under capacity"},
+        )
         return None
     if choice.reason == REASON_ROUND_ROBIN:
         await store.bump_rotation(session, choice.team, choice.rep_id, counts.get(choice.rep_id))
     rep = next(r for r in candidates if r["rep_id"] == choice.rep_id)
-    assignment_id = await store.add_assignment(session, {
-        "lead_id": lead_id, "rep_id": choice.rep_id, "team": choice.team,
-        "reason": choice.reason, "detail": choice.detail, "assigned_at": now})
+    assignment_id = await store.add_assignment(
+        session,
+        {
+            "lead_id": lead_id,
+            "rep_id": choice.rep_id,
+            "team": choice.team,
+            "reason": choice.reason,
+            "detail": choice.detail,
+            "assigned_at": now,
+        },
+    )
     terms = SlaTerms.model_validate(row["sla_terms"]) if row["sla_terms"] else None
     due = SlaDue()
     if terms is not None:
         calendar, holidays = rep_calendar(rep)
         timers = plan_timers(terms, assigned_at=now, calendar=calendar, holidays=holidays)
-        await store.add_timers(session, [
-            {"lead_id": lead_id, "assignment_id": assignment_id, "kind": t.kind,
-             "due_at": t.due_at.astimezone(UTC)} for t in timers])
+        await store.add_timers(
+            session,
+            [
+                {
+                    "lead_id": lead_id,
+                    "assignment_id": assignment_id,
+                    "kind": t.kind,
+                    "due_at": t.due_at.astimezone(UTC),
+                }
+                for t in timers
+            ],
+        )
         by_kind = {t.kind: t.due_at for t in timers}
-        due = SlaDue(first_contact_due_at=by_kind.get("first_contact_breach"),
-                     first_contact_warn_at=by_kind.get("first_contact_warning"),
-                     attempts_due_at=by_kind.get("attempts_breach"),
-                     attempts_min=terms.attempts_min)
-    await store.update_lead(session, lead_id, {
-        "status": "assigned", "rep_id": choice.rep_id, "team": choice.team,
-        "assigned_at": now, "first_attempt_at": None, "attempts": 0, "updated_at": now})
-    await store.add_timeline(session, lead_id, "assigned", now, rep_id=choice.rep_id, detail={
-        "team": choice.team, "reason": choice.reason, "why": choice.detail,
-        "previous_rep_id": previous_rep_id})
-    await plumbing.outbox.add(session, LeadAssigned(
-        source=SOURCE, subject=lead_id, traceparent=traceparent,
-        data=LeadAssignedData(
-            lead_id=lead_id, rep_id=choice.rep_id, team=choice.team,
-            reason=f"{choice.reason}: {choice.detail}", assigned_at=now,
-            previous_rep_id=previous_rep_id, lead=LeadData.model_validate(row["lead"]),
-            decision=Decision.model_validate(row["decision"]), sla=due)))
+        due = SlaDue(
+            first_contact_due_at=by_kind.get("first_contact_breach"),
+            first_contact_warn_at=by_kind.get("first_contact_warning"),
+            attempts_due_at=by_kind.get("attempts_breach"),
+            attempts_min=terms.attempts_min,
+        )
+    await store.update_lead(
+        session,
+        lead_id,
+        {
+            "status": "assigned",
+            "rep_id": choice.rep_id,
+            "team": choice.team,
+            "assigned_at": now,
+            "first_attempt_at": None,
+            "attempts": 0,
+            "updated_at": now,
+        },
+    )
+    await store.add_timeline(
+        session,
+        lead_id,
+        "assigned",
+        now,
+        rep_id=choice.rep_id,
+        detail={
+            "team": choice.team,
+            "reason": choice.reason,
+            "why": choice.detail,
+            "previous_rep_id": previous_rep_id,
+        },
+    )
+    await plumbing.outbox.add(
+        session,
+        LeadAssigned(
+            source=SOURCE,
+            subject=lead_id,
+            traceparent=traceparent,
+            data=LeadAssignedData(
+                lead_id=lead_id,
+                rep_id=choice.rep_id,
+                team=choice.team,
+                reason=f"{choice.reason}: {choice.detail}",
+                assigned_at=now,
+                previous_rep_id=previous_rep_id,
+                lead=LeadData.model_validate(row["lead"]),
+                decision=Decision.model_validate(row["decision"]),
+                sla=due,
+            ),
+        ),
+    )
     received = row["received_at"]
     if received.tzinfo is None:
         received = received.replace(tzinfo=UTC)
@@ -221,11 +307,18 @@ async def lead_view(session: AsyncSession, lead_id: str) -> LeadView:
     timers = await store.pending_timers(session, lead_id)
     entries = await store.lead_timeline(session, lead_id)
     return LeadView(
-        lead_id=lead_id, status=row["status"], outcome=row["outcome"], tier=row["tier"],
-        team=row["team"], rep_id=row["rep_id"], assigned_at=row["assigned_at"],
-        first_attempt_at=row["first_attempt_at"], attempts=row["attempts"],
+        lead_id=lead_id,
+        status=row["status"],
+        outcome=row["outcome"],
+        tier=row["tier"],
+        team=row["team"],
+        rep_id=row["rep_id"],
+        assigned_at=row["assigned_at"],
+        first_attempt_at=row["first_attempt_at"],
+        attempts=row["attempts"],
         breaches=row["breaches"],
         sla={t["kind"]: t["due_at"] for t in timers},
-        lead=row["lead"], decision=row["decision"],
+        lead=row["lead"],
+        decision=row["decision"],
         timeline=[TimelineEntry(**e) for e in entries],
     )

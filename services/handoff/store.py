@@ -12,7 +12,7 @@ from services.handoff.tables import assignments, leads, reps, rotation, sla_time
 
 
 def _postgres(session: AsyncSession) -> bool:
-    return session.bind.dialect.name == "postgresql"
+    return session.get_bind().dialect.name == "postgresql"
 
 
 # --- reps and teams --------------------------------------------------------------------
@@ -70,8 +70,11 @@ async def open_lead_counts(session: AsyncSession, rep_ids: list[str]) -> dict[st
         return {}
     rows = await session.execute(
         select(leads.c.rep_id, func.count())
-        .where(leads.c.rep_id.in_(rep_ids), leads.c.status.in_(("assigned", "accepted")),
-               leads.c.first_attempt_at.is_(None))
+        .where(
+            leads.c.rep_id.in_(rep_ids),
+            leads.c.status.in_(("assigned", "accepted")),
+            leads.c.first_attempt_at.is_(None),
+        )
         .group_by(leads.c.rep_id)
     )
     return {r[0]: int(r[1]) for r in rows}
@@ -101,19 +104,27 @@ async def bump_rotation(session: AsyncSession, team: str, rep_id: str, current: 
 
 
 async def set_rotation(session: AsyncSession, team: str, rep_id: str, count: int) -> None:
-    row = (await session.execute(select(rotation.c.assigned).where(
-        rotation.c.team == team, rotation.c.rep_id == rep_id))).first()
+    row = (
+        await session.execute(
+            select(rotation.c.assigned).where(rotation.c.team == team, rotation.c.rep_id == rep_id)
+        )
+    ).first()
     if row is None:
         await session.execute(rotation.insert().values(team=team, rep_id=rep_id, assigned=count))
     else:
-        await session.execute(update(rotation).where(
-            rotation.c.team == team, rotation.c.rep_id == rep_id).values(assigned=count))
+        await session.execute(
+            update(rotation)
+            .where(rotation.c.team == team, rotation.c.rep_id == rep_id)
+            .values(assigned=count)
+        )
 
 
 # --- leads -----------------------------------------------------------------------------
 
 
-async def get_lead(session: AsyncSession, lead_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+async def get_lead(
+    session: AsyncSession, lead_id: str, *, lock: bool = False
+) -> dict[str, Any] | None:
     stmt = select(leads).where(leads.c.lead_id == lead_id)
     if lock and _postgres(session):
         stmt = stmt.with_for_update()
@@ -134,8 +145,11 @@ async def account_owner(session: AsyncSession, domain: str, lead_id: str) -> str
     row = (
         await session.execute(
             select(leads.c.rep_id)
-            .where(leads.c.email_domain == domain, leads.c.rep_id.is_not(None),
-                   leads.c.lead_id != lead_id)
+            .where(
+                leads.c.email_domain == domain,
+                leads.c.rep_id.is_not(None),
+                leads.c.lead_id != lead_id,
+            )
             .order_by(leads.c.assigned_at.desc())
             .limit(1)
         )
@@ -156,7 +170,7 @@ async def queued_leads(session: AsyncSession, team: str | None = None) -> list[s
 
 async def add_assignment(session: AsyncSession, values: dict[str, Any]) -> int:
     result = await session.execute(assignments.insert().values(**values))
-    return int(result.inserted_primary_key[0])  # type: ignore[index]
+    return int(result.inserted_primary_key[0])  # type: ignore[attr-defined]
 
 
 async def end_assignments(session: AsyncSession, lead_id: str, at: datetime, reason: str) -> None:
@@ -172,10 +186,14 @@ async def add_timers(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
         await session.execute(sla_timers.insert(), rows)
 
 
-async def cancel_timers(session: AsyncSession, lead_id: str, at: datetime,
-                        kinds: tuple[str, ...] | None = None) -> None:
-    cond = and_(sla_timers.c.lead_id == lead_id, sla_timers.c.fired_at.is_(None),
-                sla_timers.c.cancelled_at.is_(None))
+async def cancel_timers(
+    session: AsyncSession, lead_id: str, at: datetime, kinds: tuple[str, ...] | None = None
+) -> None:
+    cond = and_(
+        sla_timers.c.lead_id == lead_id,
+        sla_timers.c.fired_at.is_(None),
+        sla_timers.c.cancelled_at.is_(None),
+    )
     if kinds:
         cond = and_(cond, sla_timers.c.kind.in_(kinds))
     await session.execute(update(sla_timers).where(cond).values(cancelled_at=at))
@@ -184,17 +202,29 @@ async def cancel_timers(session: AsyncSession, lead_id: str, at: datetime,
 async def pending_timers(session: AsyncSession, lead_id: str) -> list[dict[str, Any]]:
     rows = await session.execute(
         select(sla_timers.c.kind, sla_timers.c.due_at)
-        .where(sla_timers.c.lead_id == lead_id, sla_timers.c.fired_at.is_(None),
-               sla_timers.c.cancelled_at.is_(None))
+        .where(
+            sla_timers.c.lead_id == lead_id,
+            sla_timers.c.fired_at.is_(None),
+            sla_timers.c.cancelled_at.is_(None),
+        )
         .order_by(sla_timers.c.due_at)
     )
     return [dict(r._mapping) for r in rows]
 
 
-async def add_timeline(session: AsyncSession, lead_id: str, kind: str, at: datetime,
-                       rep_id: str | None = None, detail: dict[str, Any] | None = None) -> None:
-    await session.execute(timeline.insert().values(
-        lead_id=lead_id, kind=kind, at=at, rep_id=rep_id, detail=detail or {}))
+async def add_timeline(
+    session: AsyncSession,
+    lead_id: str,
+    kind: str,
+    at: datetime,
+    rep_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    await session.execute(
+        timeline.insert().values(
+            lead_id=lead_id, kind=kind, at=at, rep_id=rep_id, detail=detail or {}
+        )
+    )
 
 
 async def lead_timeline(session: AsyncSession, lead_id: str) -> list[dict[str, Any]]:

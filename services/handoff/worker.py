@@ -10,5 +10,6 @@ from shared.runtime import Runtime
 
 
 def register(runtime: Runtime, handoff: service.Handoff) -> None:
-    runtime.consume([TOPIC_SCORED], group="handoff",
-                    handler=partial(service.receive_scored, handoff=handoff))
+    runtime.consume(
+        [TOPIC_SCORED], group="handoff", handler=partial(service.receive_scored, handoff=handoff)
+    )

@@ -95,5 +95,5 @@ async def accept_lead(
 async def _lock_identity(session: AsyncSession, key: str) -> None:
     """Two submissions of one person at once must not both create a lead (SQLite: BEGIN
     IMMEDIATE already serialises writers)."""
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})

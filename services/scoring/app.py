@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -30,7 +31,7 @@ def create_app(settings: ScoringSettings, *, clock: Clock | None = None) -> Fast
         await runtime.migrate()
         async with transaction(runtime.sessionmaker) as session:
             await service.ensure_active_contract(
-                session, Path(settings.contract_file).read_text(), scoring
+                session, await asyncio.to_thread(Path(settings.contract_file).read_text), scoring
             )
         await runtime.start()
         try:
@@ -40,7 +41,7 @@ def create_app(settings: ScoringSettings, *, clock: Clock | None = None) -> Fast
 
     app = create_service_app(
         title="LeadRelay scoring",
-        description="Qualifies leads against the marketing–sales contract and explains why.",
+        description="Qualifies leads against the marketing-sales contract and explains why.",
         service="scoring",
         max_body_bytes=settings.max_body_bytes,
         lifespan=lifespan,

@@ -18,7 +18,15 @@ from services.scoring.contract import (
 from services.scoring.tables import plumbing
 from shared import metrics
 from shared.clock import Clock
-from shared.events import Decision, Event, LeadData, LeadReceived, LeadScored, LeadScoredData, LeadUpdated
+from shared.events import (
+    Decision,
+    Event,
+    LeadData,
+    LeadReceived,
+    LeadScored,
+    LeadScoredData,
+    LeadUpdated,
+)
 from shared.problems import Conflict, NotFound
 
 SOURCE = "/leadrelay/scoring"

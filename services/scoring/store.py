@@ -31,8 +31,7 @@ async def contract_document(session: AsyncSession, version: str) -> tuple[str, s
 
 async def add_contract(session: AsyncSession, version: str, document: str, at: datetime) -> None:
     await session.execute(
-        contracts.insert().values(version=version, document=document, status="draft",
-                                  created_at=at)
+        contracts.insert().values(version=version, document=document, status="draft", created_at=at)
     )
 
 
@@ -41,15 +40,20 @@ async def activate_contract(session: AsyncSession, version: str, at: datetime) -
         update(contracts).where(contracts.c.status == "active").values(status="retired")
     )
     await session.execute(
-        update(contracts).where(contracts.c.version == version).values(status="active",
-                                                                        activated_at=at)
+        update(contracts)
+        .where(contracts.c.version == version)
+        .values(status="active", activated_at=at)
     )
 
 
 async def list_contracts(session: AsyncSession) -> list[dict[str, object]]:
     rows = await session.execute(
-        select(contracts.c.version, contracts.c.status, contracts.c.created_at,
-               contracts.c.activated_at).order_by(contracts.c.created_at)
+        select(
+            contracts.c.version,
+            contracts.c.status,
+            contracts.c.created_at,
+            contracts.c.activated_at,
+        ).order_by(contracts.c.created_at)
     )
     return [dict(r._mapping) for r in rows]
 
@@ -65,8 +69,9 @@ async def save_lead(session: AsyncSession, lead: LeadData) -> None:
         )
     else:
         await session.execute(
-            leads.insert().values(lead_id=lead.lead_id, payload=payload,
-                                  received_at=lead.received_at)
+            leads.insert().values(
+                lead_id=lead.lead_id, payload=payload, received_at=lead.received_at
+            )
         )
 
 

@@ -10,5 +10,6 @@ from shared.runtime import Runtime
 
 
 def register(runtime: Runtime, scoring: service.Scoring) -> None:
-    runtime.consume([TOPIC_RECEIVED], group="scoring",
-                    handler=partial(service.score_lead, scoring=scoring))
+    runtime.consume(
+        [TOPIC_RECEIVED], group="scoring", handler=partial(service.score_lead, scoring=scoring)
+    )

@@ -11,7 +11,7 @@ from services.intake.settings import IntakeSettings
 from services.scoring.app import create_app as scoring_app
 from services.scoring.settings import ScoringSettings
 from tests.conftest import a_lead
-from tests.integration.conftest import eventually, read_topic, running, service_env
+from tests.infra import eventually, read_topic, running, service_env
 
 
 async def test_a_qualified_lead_is_assigned_once_and_published_keyed_by_its_id(
@@ -37,8 +37,10 @@ async def test_a_qualified_lead_is_assigned_once_and_published_keyed_by_its_id(
         assert score.json()["outcome"] == "qualified"
 
     records = await read_topic(
-        broker, "leads.handoff",
-        until=lambda rs: any(r["key"] == lead_id for r in rs), timeout=10,
+        broker,
+        "leads.handoff",
+        until=lambda rs: any(r["key"] == lead_id for r in rs),
+        timeout=10,
     )
     mine = [r for r in records if r["key"] == lead_id]
     assert len(mine) == 1
@@ -46,5 +48,6 @@ async def test_a_qualified_lead_is_assigned_once_and_published_keyed_by_its_id(
     assert event["type"] == "com.leadrelay.lead.assigned.v1"
     assert event["specversion"] == "1.0"
     assert event["source"] == "/leadrelay/handoff"
-    assert event["id"] and event["time"]
+    assert event["id"]
+    assert event["time"]
     assert event["data"]["rep_id"] == view["rep_id"]
