@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
+import pkgutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -56,7 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     p = keys.add_parser("revoke", help="revoke a key by id")
     p.add_argument("key_id")
 
+    for module in _command_modules():
+        module.register(sub)
+
     args = parser.parse_args(argv)
+    if getattr(args, "func", None) is not None:
+        return int(args.func(args))
     if args.command == "serve":
         from services.serve import serve
 
@@ -68,6 +76,15 @@ def main(argv: list[str] | None = None) -> int:
         ports = {svc: args.base_port + i for i, svc in enumerate(PORTS)}
         return up(Path(args.data_dir), args.broker_port, ports)
     return _keys(args)
+
+
+def _command_modules() -> list[Any]:
+    import services.commands as pkg
+
+    return [
+        importlib.import_module(f"{pkg.__name__}.{info.name}")
+        for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name)
+    ]
 
 
 def _key_store() -> KeyStore:

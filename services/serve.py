@@ -40,5 +40,11 @@ def build(name: str, port: int | None = None) -> tuple[Any, Any]:
 def serve(name: str, port: int | None = None) -> None:
     settings, app = build(name, port)
     lr_logging.configure(name, settings.log_level)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                access_log=False, timeout_graceful_shutdown=15)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=15,
+    )
