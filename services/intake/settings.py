@@ -1,11 +1,11 @@
-"""Intake's settings: LEADRELAY_INTAKE_<FIELD>, falling back to the shared LEADRELAY_<FIELD>."""
+"""Intake's settings: LEADRELAY_INTAKE_<FIELD>, else the shared LEADRELAY_<FIELD>."""
 
 from __future__ import annotations
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings, _alias
+from shared.settings import ServiceSettings
 
 
 class IntakeSettings(ServiceSettings):
@@ -18,10 +18,7 @@ class IntakeSettings(ServiceSettings):
     )
     service: str = "intake"
     port: int = 8001
-    database_url: str = Field(
-        "sqlite+aiosqlite:///./.leadrelay/intake.db",
-        validation_alias=_alias("INTAKE", "DATABASE_URL"),
-    )
+    database_url: str = "sqlite+aiosqlite:///./.leadrelay/intake.db"
     dedupe_window_hours: float = Field(24 * 30, ge=0, description="same person within this merges")
     max_batch_bytes: int = Field(200 * 1024 * 1024, description="upper bound for a batch upload")
     forms_file: str = "forms.yaml"

@@ -1,11 +1,11 @@
-"""Scoring's settings: LEADRELAY_SCORING_<FIELD>, falling back to LEADRELAY_<FIELD>."""
+"""Scoring's settings: LEADRELAY_SCORING_<FIELD>, else the shared LEADRELAY_<FIELD>."""
 
 from __future__ import annotations
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings, _alias
+from shared.settings import ServiceSettings
 
 
 class ScoringSettings(ServiceSettings):
@@ -18,10 +18,7 @@ class ScoringSettings(ServiceSettings):
     )
     service: str = "scoring"
     port: int = 8002
-    database_url: str = Field(
-        "sqlite+aiosqlite:///./.leadrelay/scoring.db",
-        validation_alias=_alias("SCORING", "DATABASE_URL"),
-    )
+    database_url: str = "sqlite+aiosqlite:///./.leadrelay/scoring.db"
     contract_file: str = Field(
         "contracts/default.yaml", description="activated on first start when none is active"
     )
