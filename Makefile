@@ -17,11 +17,11 @@ install: $(STAMP)
 
 # Test tools from Debian (promtool for alert-rule tests); installed only when missing.
 tools:
-	@if ! command -v promtool >/dev/null 2>&1; then \
+	@if ! command -v promtool >/dev/null 2>&1 || ! command -v amtool >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing promtool (Debian package prometheus)..."; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
-	      || echo "warning: could not install prometheus; promtool tests will skip (fail under CI=true)"; \
+	    echo "installing promtool and amtool (Debian packages prometheus, prometheus-alertmanager)..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null) \
+	      || echo "warning: could not install them; promtool/amtool tests will skip (fail under CI=true)"; \
 	  else echo "note: promtool missing and apt-get unavailable; promtool tests will skip"; fi; \
 	fi
 

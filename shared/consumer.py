@@ -33,6 +33,7 @@ from shared.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, Event], Awaitable[None]]
+BatchHandler = Callable[[AsyncSession, Sequence[Event]], Awaitable[None]]
 
 LAG_REFRESH_SECONDS = 5.0
 MAX_ERROR_HEADER = 2000
@@ -71,7 +72,8 @@ class Consumer:
         settings: ServiceSettings,
         topics: Sequence[str],
         group: str,
-        handler: Handler,
+        handler: Handler | None = None,
+        batch_handler: BatchHandler | None = None,
         sessionmaker: async_sessionmaker[AsyncSession],
         inbox: Inbox,
         outbox: Outbox,
@@ -80,7 +82,10 @@ class Consumer:
         self.settings = settings
         self.topics = tuple(topics)
         self.group = group
+        if (handler is None) == (batch_handler is None):
+            raise ValueError("give exactly one of handler and batch_handler")
         self.handler = handler
+        self.batch_handler = batch_handler
         self.sessionmaker = sessionmaker
         self.inbox = inbox
         self.outbox = outbox
@@ -158,24 +163,33 @@ class Consumer:
             metrics.CONSUMER_PROGRESS.labels(self.service, topic).set(now)
 
     async def _process(self, batch: dict[Any, list[Any]]) -> None:
+        """One transaction for the whole batch; a poison event is found and isolated only
+        when the batch fails, so the common path costs one savepoint, not one per event."""
         items = [_parse(msg) for msgs in batch.values() for msg in msgs]
         dead: list[str] = []
         async with self.sessionmaker() as session, session.begin():
             seen = await self.inbox.seen(session, {i.inbox_id for i in items})
             done: dict[str, str] = {}
+            fresh: list[_Item] = []
             for item in items:
                 if item.inbox_id in seen or item.inbox_id in done:
                     metrics.CONSUMER_MESSAGES.labels(
                         self.service, item.msg.topic, "duplicate"
                     ).inc()
                     continue
-                error = item.error
-                if item.event is not None:
-                    error = await self._handle(session, item.event)
-                if error is not None:
-                    await self._dead_letter(session, item, error)
-                    dead.append(item.msg.topic)
                 done[item.inbox_id] = item.msg.topic
+                fresh.append(item)
+            errors = {i.inbox_id: i.error for i in fresh if i.error is not None}
+            handled = [i for i in fresh if i.event is not None]
+            if handled and not await self._handle_all(session, [i.event for i in handled]):
+                for item in handled:
+                    error = await self._handle_one(session, item.event)
+                    if error is not None:
+                        errors[item.inbox_id] = error
+            for item in fresh:
+                if item.inbox_id in errors:
+                    await self._dead_letter(session, item, errors[item.inbox_id])
+                    dead.append(item.msg.topic)
             await self.inbox.record(session, done)
         for item in items:
             metrics.CONSUMER_MESSAGES.labels(self.service, item.msg.topic, "processed").inc()
@@ -185,17 +199,40 @@ class Consumer:
         if self.on_commit is not None:
             self.on_commit()
 
-    async def _handle(self, session: AsyncSession, event: Event) -> str | None:
-        """Run the handler in a savepoint; a poison event is rolled back alone."""
+    async def _handle_all(self, session: AsyncSession, events: list[Any]) -> bool:
+        """The fast path: every event of the batch in one savepoint. False if one failed."""
         try:
             async with session.begin_nested():
-                await self.handler(session, event)
+                if self.batch_handler is not None:
+                    await self.batch_handler(session, events)
+                else:
+                    for event in events:
+                        await self._call(session, event)
+        except Exception as exc:
+            if is_transient(exc) and not isinstance(exc, IntegrityError):
+                raise
+            log.info("batch of %d failed (%s); isolating the poison", len(events), exc)
+            return False
+        return True
+
+    async def _handle_one(self, session: AsyncSession, event: Any) -> str | None:
+        """The slow path: one event in its own savepoint, so a poison event rolls back alone."""
+        try:
+            async with session.begin_nested():
+                if self.batch_handler is not None:
+                    await self.batch_handler(session, [event])
+                else:
+                    await self._call(session, event)
         except Exception as exc:
             if is_transient(exc) and not isinstance(exc, IntegrityError):
                 raise
             log.warning("event %s (%s) cannot be processed: %s", event.id, event.type, exc)
             return f"{type(exc).__name__}: {exc}"
         return None
+
+    async def _call(self, session: AsyncSession, event: Event) -> None:
+        assert self.handler is not None
+        await self.handler(session, event)
 
     async def _dead_letter(self, session: AsyncSession, item: _Item, error: str) -> None:
         msg = item.msg
@@ -216,21 +253,22 @@ class Consumer:
         )
 
     async def _refresh_lag(self) -> None:
+        """Lag of the partitions this replica holds; 0 for topics it holds none of, so a
+        replica that lost its partitions in a rebalance does not report stale lag."""
         now = time.monotonic()
         if now - self._lag_checked < LAG_REFRESH_SECONDS or self._consumer is None:
             return
         self._lag_checked = now
         assigned = list(self._consumer.assignment())
-        if not assigned:
-            return
-        try:
-            ends = await self._consumer.end_offsets(assigned)
-        except KafkaError:
-            return
-        lag: dict[str, int] = {}
-        for tp in assigned:
-            position = await self._consumer.position(tp)
-            lag[tp.topic] = lag.get(tp.topic, 0) + max(0, ends.get(tp, 0) - position)
+        lag: dict[str, int] = dict.fromkeys(self.topics, 0)
+        if assigned:
+            try:
+                ends = await self._consumer.end_offsets(assigned)
+            except KafkaError:
+                return
+            for tp in assigned:
+                position = await self._consumer.position(tp)
+                lag[tp.topic] = lag.get(tp.topic, 0) + max(0, ends.get(tp, 0) - position)
         for topic, value in lag.items():
             metrics.CONSUMER_LAG.labels(self.service, topic).set(value)
 

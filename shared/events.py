@@ -93,6 +93,7 @@ class RouteHint(Payload):
 
     team: str | None = None
     rule: str | None = None
+    account_match: bool = Field(True, description="route to the company's account owner first")
 
 
 class Decision(Payload):
@@ -124,6 +125,11 @@ class SlaDue(Payload):
     first_contact_warn_at: datetime | None = None
     attempts_due_at: datetime | None = None
     attempts_min: int | None = None
+    tier: str | None = None
+    business_hours: bool | None = Field(
+        None, description="first contact counts only the rep's working hours and days"
+    )
+    time_zone: str | None = Field(None, description="the rep's IANA time zone the clock runs in")
 
 
 class LeadAssignedData(Payload):
@@ -136,6 +142,65 @@ class LeadAssignedData(Payload):
     lead: LeadData
     decision: Decision
     sla: SlaDue = SlaDue()
+    rep_name: str | None = None
+    brief: str | None = Field(
+        None, description="who the lead is, why it qualified and what it did, in a few lines"
+    )
+
+
+FEEDBACK_KINDS = (
+    "accepted",
+    "rejected",
+    "attempt",
+    "outcome",
+    "sla_warning",
+    "sla_breached",
+    "reassigned",
+    "escalated",
+    "recycled",
+)
+
+
+class AttemptReport(Payload):
+    """One contact attempt a rep reported (kind `attempt`)."""
+
+    attempt_id: str = Field(description="the sales tool's own id; reporting it again is a no-op")
+    channel: Literal["call", "email", "meeting", "social"]
+    outcome: Literal["no_answer", "voicemail", "connected", "bounced"]
+    at: datetime = Field(description="when the rep made the attempt")
+    number: int = Field(description="1 for the first attempt of the current assignment")
+    time_to_first_contact_seconds: float | None = Field(
+        None, description="on the first attempt: elapsed time since the assignment"
+    )
+
+
+class RejectionReport(Payload):
+    """Why a rep turned a lead down (kind `rejected`); `reason` is a fixed code."""
+
+    reason: str
+    note: str | None = None
+
+
+class OutcomeReport(Payload):
+    """What became of the lead in sales (kind `outcome`)."""
+
+    stage: Literal["opportunity", "won", "lost"]
+    amount: float | None = None
+    currency: str | None = Field(None, description="ISO 4217")
+    reason: str | None = Field(None, description="why it was lost, a fixed code")
+    note: str | None = None
+
+
+class SlaNotice(Payload):
+    """An SLA clock that warned or breached, and what the contract made handoff do."""
+
+    clock: Literal["first_contact", "attempts"]
+    tier: str | None = None
+    due_at: datetime
+    action: Literal["reassign", "escalate", "recycle"] | None = None
+    breaches: int = Field(0, description="breaches of this lead so far, this one included")
+    manager_rep_id: str | None = None
+    new_rep_id: str | None = None
 
 
 class FeedbackData(Payload):
@@ -150,6 +215,14 @@ class FeedbackData(Payload):
     rep_id: str | None = None
     team: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
+    tier: str | None = None
+    source: str | None = Field(None, description="the lead's source, for attribution")
+    campaign_id: str | None = None
+    previous_rep_id: str | None = None
+    attempt: AttemptReport | None = None
+    rejection: RejectionReport | None = None
+    outcome: OutcomeReport | None = None
+    sla: SlaNotice | None = None
 
 
 # --- the envelope ----------------------------------------------------------------------

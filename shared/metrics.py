@@ -102,3 +102,17 @@ HTTP_DURATION = Histogram(
     ["service", "method", "route"],
     buckets=LATENCY_BUCKETS,
 )
+ASSIGNMENTS = Counter(
+    "leadrelay_assignments_total", "Leads assigned to a rep, by why", ["team", "reason"]
+)
+SLA_ACTIONS = Counter(
+    "leadrelay_sla_actions_total",
+    "Breach actions carried out: reassign, escalate, recycle",
+    ["team", "tier", "action"],
+)
+LEAD_FEEDBACK = Counter(
+    "leadrelay_lead_feedback_total", "Feedback events published for marketing", ["kind"]
+)
+WEBHOOK_BACKLOG = Gauge(
+    "leadrelay_webhook_backlog", "Webhook deliveries waiting to be sent (not yet delivered or dead)"
+)

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
-from shared.db import is_sqlite
+from shared.db import is_sqlite, read_sessionmaker
 from shared.events import Event, serialize_event
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,7 @@ class Relay:
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self._sqlite = is_sqlite(str(sessionmaker.kw["bind"].url))
+        self._read_sessionmaker = read_sessionmaker(sessionmaker.kw["bind"])
         self._stopping = False
         self.producer: Any = None
         self.broker_ok = False
@@ -172,6 +173,9 @@ class Relay:
                 self.broker_ok = False
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("outbox relay failed, retrying", extra={"error": self.last_error})
+                with contextlib.suppress(Exception):  # keep the backlog gauges true while down
+                    async with self._read_sessionmaker() as session:
+                        await self._observe_backlog(session)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
@@ -180,48 +184,81 @@ class Relay:
             self._wake.clear()
 
     async def publish_once(self) -> int:
-        """One batch: lock unsent rows, send them all, await every ack, mark them sent."""
+        """One batch: send unsent rows in order, await every ack, then mark those sent."""
+        if self._sqlite:
+            return await self._publish_without_lock()
+        return await self._publish_skip_locked()
+
+    def _unsent(self) -> Any:
         t = self.table
+        return (
+            select(t.c.id, t.c.topic, t.c.key, t.c.payload, t.c.headers)
+            .where(t.c.sent_at.is_(None))
+            .order_by(t.c.id)
+            .limit(self.batch_size)
+        )
+
+    async def _publish_skip_locked(self) -> int:
+        """PostgreSQL: rows locked SKIP LOCKED, so replicas' relays never send the same row."""
         async with self.sessionmaker() as session, session.begin():
-            stmt = (
-                select(t.c.id, t.c.topic, t.c.key, t.c.payload, t.c.headers)
-                .where(t.c.sent_at.is_(None))
-                .order_by(t.c.id)
-                .limit(self.batch_size)
-            )
-            if not self._sqlite:
-                stmt = stmt.with_for_update(skip_locked=True)
-            rows = (await session.execute(stmt)).all()
-            if not rows:
-                await self._observe_backlog(session)
-                return 0
-            futures = []
-            for row in rows:
-                headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
-                fut = await self.producer.send(
+            rows = (await session.execute(self._unsent().with_for_update(skip_locked=True))).all()
+            if rows:
+                sent = await self._send(rows)
+                await self._mark_sent(session, sent)
+            await self._observe_backlog(session)
+        return await self._settle(rows, sent if rows else [])
+
+    async def _publish_without_lock(self) -> int:
+        """SQLite (one relay per file): read, send and mark in separate steps, so the
+        database's single write lock is never held while waiting for the broker."""
+        async with self._read_sessionmaker() as session:
+            rows = (await session.execute(self._unsent())).all()
+            await self._observe_backlog(session)
+        if not rows:
+            return 0
+        sent = await self._send(rows)
+        if any(err is None for _, err in sent):
+            async with self.sessionmaker() as session, session.begin():
+                await self._mark_sent(session, sent)
+        return await self._settle(rows, sent)
+
+    async def _send(self, rows: Sequence[Any]) -> list[tuple[Any, BaseException | None]]:
+        futures = []
+        for row in rows:
+            headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
+            futures.append(
+                await self.producer.send(
                     row.topic,
                     value=row.payload,
                     key=row.key.encode() if row.key else None,
                     headers=headers,
                 )
-                futures.append(fut)
-            results = await asyncio.gather(*futures, return_exceptions=True)
-            done = [
-                row.id
-                for row, r in zip(rows, results, strict=True)
-                if not isinstance(r, BaseException)
-            ]
-            failed = [r for r in results if isinstance(r, BaseException)]
-            if done:
-                await session.execute(
-                    update(t)
-                    .where(t.c.id.in_(done))
-                    .values(sent_at=datetime.now(UTC), attempts=t.c.attempts + 1)
-                )
-            for row, r in zip(rows, results, strict=True):
-                if not isinstance(r, BaseException):
-                    metrics.OUTBOX_PUBLISHED.labels(self.service, row.topic).inc()
-            await self._observe_backlog(session)
+            )
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        return [
+            (row, r if isinstance(r, BaseException) else None)
+            for row, r in zip(rows, results, strict=True)
+        ]
+
+    async def _mark_sent(
+        self, session: AsyncSession, sent: list[tuple[Any, BaseException | None]]
+    ) -> None:
+        t = self.table
+        done = [row.id for row, err in sent if err is None]
+        if done:
+            await session.execute(
+                update(t)
+                .where(t.c.id.in_(done))
+                .values(sent_at=datetime.now(UTC), attempts=t.c.attempts + 1)
+            )
+
+    async def _settle(
+        self, rows: Sequence[Any], sent: list[tuple[Any, BaseException | None]]
+    ) -> int:
+        for row, err in sent:
+            if err is None:
+                metrics.OUTBOX_PUBLISHED.labels(self.service, row.topic).inc()
+        failed = [err for _, err in sent if err is not None]
         if failed:
             raise failed[0]
         return len(rows)
@@ -243,7 +280,7 @@ class Relay:
 
     async def backlog(self) -> int:
         t = self.table
-        async with self.sessionmaker() as session:
+        async with self._read_sessionmaker() as session:
             return int(
                 (
                     await session.execute(

@@ -17,7 +17,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared import db, kafka, migrations
-from shared.consumer import Consumer, Handler
+from shared.consumer import BatchHandler, Consumer, Handler
 from shared.inbox import Inbox, inbox_table
 from shared.outbox import Outbox, Relay, outbox_table
 from shared.settings import ServiceSettings
@@ -44,6 +44,7 @@ class Runtime:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     relay: Relay
+    read_sessionmaker: async_sessionmaker[AsyncSession]
     consumers: list[Consumer] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -64,14 +65,23 @@ class Runtime:
             batch_size=settings.outbox_batch_size,
             poll_seconds=settings.outbox_poll_seconds,
         )
-        return cls(settings, plumbing, engine, sm, relay)
+        return cls(settings, plumbing, engine, sm, relay, db.read_sessionmaker(engine))
 
-    def consume(self, topics: Sequence[str], *, group: str, handler: Handler) -> Consumer:
+    def consume(
+        self,
+        topics: Sequence[str],
+        *,
+        group: str,
+        handler: Handler | None = None,
+        batch_handler: BatchHandler | None = None,
+    ) -> Consumer:
+        """Register a consume loop: `handler` per event, or `batch_handler` per batch."""
         consumer = Consumer(
             settings=self.settings,
             topics=topics,
             group=group,
             handler=handler,
+            batch_handler=batch_handler,
             sessionmaker=self.sessionmaker,
             inbox=self.plumbing.inbox,
             outbox=self.plumbing.outbox,

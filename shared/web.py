@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -50,10 +50,18 @@ def health_router() -> APIRouter:
 class EdgeMiddleware:
     """Request metrics by route template, a correlation id, and a body size limit."""
 
-    def __init__(self, app: ASGIApp, *, service: str, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        service: str,
+        max_body_bytes: int,
+        body_limits: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.service = service
         self.max_body_bytes = max_body_bytes
+        self.body_limits = dict(body_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,9 +74,11 @@ class EdgeMiddleware:
         state["correlation_id"] = cid
         incoming = headers.get(b"traceparent", b"").decode("latin-1")
         state["traceparent"] = incoming if _trace_id(incoming) == cid else traceparent_for(cid)
+        # A route may need more than the default (a batch upload): limits by exact path.
+        limit = self.body_limits.get(scope.get("path", ""), self.max_body_bytes)
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await _too_large(send, self.max_body_bytes)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(send, limit)
             lr_logging.correlation_id.reset(token)
             return
         received = 0
@@ -80,7 +90,7 @@ class EdgeMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes and not scope.get("stream_unlimited"):
+                if received > limit and not scope.get("stream_unlimited"):
                     raise _BodyTooLarge
             return message
 
@@ -95,7 +105,7 @@ class EdgeMiddleware:
             await self.app(scope, limited_receive, send_with_status)
         except _BodyTooLarge:
             status = 413
-            await _too_large(send, self.max_body_bytes)
+            await _too_large(send, limit)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
@@ -166,12 +176,23 @@ async def _too_large(send: Send, limit: int) -> None:
 
 
 def create_service_app(
-    *, title: str, description: str, service: str, max_body_bytes: int, lifespan: Any
+    *,
+    title: str,
+    description: str,
+    service: str,
+    max_body_bytes: int,
+    lifespan: Any,
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
+    """`body_limits` raises (or lowers) `max_body_bytes` for given paths. A route that sets
+    `request.scope["stream_unlimited"]` enforces its limit itself while streaming the body
+    (only a declared Content-Length is then checked here)."""
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     install_problem_handlers(app)
     app.include_router(health_router())
-    app.add_middleware(EdgeMiddleware, service=service, max_body_bytes=max_body_bytes)
+    app.add_middleware(
+        EdgeMiddleware, service=service, max_body_bytes=max_body_bytes, body_limits=body_limits
+    )
     return app
 
 
@@ -184,7 +205,7 @@ async def _write_session(request: Request) -> Any:
 
 
 async def _read_session(request: Request) -> Any:
-    async with request.app.state.runtime.sessionmaker() as session:
+    async with request.app.state.runtime.read_sessionmaker() as session:
         yield session
 
 

@@ -205,7 +205,8 @@ async def test_the_consume_loop_processes_once_and_dead_letters_the_poison(
         await eventually(lambda: _consumed(rt, 8))
     finally:
         await producer.stop()
-    assert sorted(harness.handled) == sorted(e.data.lead_id for e in good)
+    # A handler may run again when its batch is retried; only the committed effects count.
+    assert set(harness.handled) == {e.data.lead_id for e in good}
     assert await count(rt, seen) == 5
     dead = await read_topic(broker, "leads.received.dlq", until=lambda rs: len(rs) >= 2)
     assert len(dead) == 2
