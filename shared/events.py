@@ -261,6 +261,8 @@ class Event(BaseModel):
 
 
 class LeadReceived(Event):
+    """A new lead accepted by intake (stored, validated, normalised)."""
+
     TYPE: ClassVar[str] = "com.leadrelay.lead.received.v1"
     TOPIC: ClassVar[str] = TOPIC_RECEIVED
     data: LeadData
@@ -275,18 +277,24 @@ class LeadUpdated(Event):
 
 
 class LeadScored(Event):
+    """Scoring's decision on a lead, with its explanation, SLA terms and routing hint."""
+
     TYPE: ClassVar[str] = "com.leadrelay.lead.scored.v1"
     TOPIC: ClassVar[str] = TOPIC_SCORED
     data: LeadScoredData
 
 
 class LeadAssigned(Event):
+    """A qualified lead assigned to a rep, with the context to continue the conversation."""
+
     TYPE: ClassVar[str] = "com.leadrelay.lead.assigned.v1"
     TOPIC: ClassVar[str] = TOPIC_HANDOFF
     data: LeadAssignedData
 
 
 class LeadFeedback(Event):
+    """What sales did with a lead (accept, reject, attempt, outcome) or an SLA event."""
+
     TYPE: ClassVar[str] = "com.leadrelay.lead.feedback.v1"
     TOPIC: ClassVar[str] = TOPIC_FEEDBACK
     data: FeedbackData
