@@ -27,6 +27,7 @@ from shared.db import is_transient
 from shared.events import Event, dlq, parse_event
 from shared.inbox import Inbox
 from shared.kafka import ensure_topics, new_consumer, stop_quietly
+from shared.logging import trace_id
 from shared.outbox import Outbox
 from shared.settings import ServiceSettings
 
@@ -166,7 +167,6 @@ class Consumer:
         """One transaction for the whole batch; a poison event is found and isolated only
         when the batch fails, so the common path costs one savepoint, not one per event."""
         items = [_parse(msg) for msgs in batch.values() for msg in msgs]
-        dead: list[str] = []
         async with self.sessionmaker() as session, session.begin():
             seen = await self.inbox.seen(session, {i.inbox_id for i in items})
             done: dict[str, str] = {}
@@ -189,15 +189,28 @@ class Consumer:
             for item in fresh:
                 if item.inbox_id in errors:
                     await self._dead_letter(session, item, errors[item.inbox_id])
-                    dead.append(item.msg.topic)
             await self.inbox.record(session, done)
-        for item in items:
-            metrics.CONSUMER_MESSAGES.labels(self.service, item.msg.topic, "processed").inc()
-        for topic in dead:
-            metrics.DLQ_MESSAGES.labels(self.service, dlq(topic)).inc()
+        self._after_commit(fresh, errors)
         self.processed += len(items)
         if self.on_commit is not None:
             self.on_commit()
+
+    def _after_commit(self, fresh: list[_Item], errors: dict[str, str]) -> None:
+        for item in fresh:
+            metrics.CONSUMER_MESSAGES.labels(self.service, item.msg.topic, "processed").inc()
+            if item.inbox_id in errors:
+                metrics.DLQ_MESSAGES.labels(self.service, dlq(item.msg.topic)).inc()
+            if item.event is not None:
+                log.info(
+                    "event consumed",
+                    extra={
+                        "lead_id": item.event.subject,
+                        "event_type": item.event.type,
+                        "event_id": item.event.id,
+                        "correlation_id": trace_id(item.event.traceparent),
+                        "dead_lettered": item.inbox_id in errors,
+                    },
+                )
 
     async def _handle_all(self, session: AsyncSession, events: list[Any]) -> bool:
         """The fast path: every event of the batch in one savepoint. False if one failed."""

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared import metrics
 from shared.db import is_sqlite, read_sessionmaker
 from shared.events import Event, serialize_event
+from shared.logging import trace_id
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +259,17 @@ class Relay:
         for row, err in sent:
             if err is None:
                 metrics.OUTBOX_PUBLISHED.labels(self.service, row.topic).inc()
+                if log.isEnabledFor(logging.INFO):
+                    headers = row.headers or {}
+                    log.info(
+                        "event published",
+                        extra={
+                            "lead_id": row.key,
+                            "topic": row.topic,
+                            "event_type": headers.get("ce_type"),
+                            "correlation_id": trace_id(headers.get("traceparent")),
+                        },
+                    )
         failed = [err for _, err in sent if err is not None]
         if failed:
             raise failed[0]

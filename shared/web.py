@@ -144,13 +144,6 @@ def traceparent_for(correlation_id: str) -> str:
     return f"00-{trace}-{uuid.uuid4().hex[:16]}-01"
 
 
-def correlation_from_traceparent(traceparent: str | None) -> str | None:
-    if not traceparent:
-        return None
-    parts = traceparent.split("-")
-    return parts[1] if len(parts) == 4 else None
-
-
 async def _too_large(send: Send, limit: int) -> None:
     import json
 
