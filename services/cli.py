@@ -18,7 +18,7 @@ import httpx
 
 from shared.auth import SCOPES, KeyStore
 from shared.settings import ServiceSettings
-from shared.tansu import port_open, start_tansu, tansu_command
+from shared.tansu import die_with_parent, port_open, start_tansu, tansu_command
 
 PORTS = {"intake": 8001, "scoring": 8002, "handoff": 8003}
 
@@ -141,7 +141,7 @@ def up(data_dir: Path, broker_port: int, ports: dict[str, int]) -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         print(f"starting the broker (Tansu) on 127.0.0.1:{broker_port} ...", flush=True)
-        procs.append(start_tansu(broker_port, log=data_dir / "broker.log"))
+        procs.append(start_tansu(broker_port, log=data_dir / "broker.log", tied_to_parent=True))
         key = KeyStore(Path(env["LEADRELAY_KEYS_FILE"])).create("development", ["admin"])
         for svc, port in ports.items():
             log = open(data_dir / f"{svc}.log", "ab")  # noqa: SIM115 - lives with the child
@@ -151,6 +151,7 @@ def up(data_dir: Path, broker_port: int, ports: dict[str, int]) -> int:
                     env=env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
+                    preexec_fn=die_with_parent,
                 )
             )
         if not _wait_ready(procs, ports, lambda: stopping):

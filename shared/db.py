@@ -106,8 +106,15 @@ async def ping(engine: AsyncEngine) -> None:
         await conn.execute(text("SELECT 1"))
 
 
+class RetryLater(Exception):
+    """Raise to say "not now, retry the whole unit of work" (a consumed batch is retried,
+    not dead-lettered; an HTTP request gets 503 with Retry-After)."""
+
+
 def is_transient(exc: BaseException) -> bool:
     """Errors worth retrying the whole unit of work for, rather than dead-lettering a message."""
+    if isinstance(exc, RetryLater):
+        return True
     if isinstance(exc, IntegrityError):
         return True  # a concurrent replica won the race; a retry sees its inbox row
     if isinstance(exc, OperationalError | InterfaceError):

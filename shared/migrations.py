@@ -43,6 +43,9 @@ def _configure_and_run(connection: Connection, metadata: Any, schema: str) -> No
     postgres = connection.dialect.name == "postgresql"
     if postgres:
         connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        # op.alter_* and raw SQL in migrations do not see schema_translate_map: the search
+        # path makes unqualified names mean this service's schema for the migration.
+        connection.execute(text(f'SET LOCAL search_path TO "{schema}", public'))
         connection = connection.execution_options(schema_translate_map={None: schema})
     context.configure(
         connection=connection,

@@ -6,8 +6,10 @@ memory engine keeps nothing across restarts and has no idempotent producer; see 
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
+import sys
 import time
 from importlib.resources import files
 from pathlib import Path
@@ -48,9 +50,27 @@ def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 15.0) -> 
     raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
 
 
-def start_tansu(port: int, *, log: Path | None = None) -> subprocess.Popen[bytes]:
+def die_with_parent() -> None:
+    """preexec_fn: on Linux, the child gets SIGTERM when the process that started it dies,
+    so even a killed `leadrelay up` leaves no broker or service behind. Linux ties this to
+    the starting *thread*: use it only from a main thread that lives as long as the child."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def start_tansu(
+    port: int, *, log: Path | None = None, tied_to_parent: bool = False
+) -> subprocess.Popen[bytes]:
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - lives with the process
-    proc = subprocess.Popen(tansu_command(port), stdout=out, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        tansu_command(port),
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent if tied_to_parent else None,
+    )
     try:
         wait_for_port(port)
     except TimeoutError:

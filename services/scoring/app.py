@@ -1,4 +1,4 @@
-"""Scoring's wiring."""
+"""Scoring's wiring: the runtime, the contract cache, the consumer and the routes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.scoring import api, service, worker
+from services.scoring import api, service, versions, worker
 from services.scoring.settings import ScoringSettings
 from services.scoring.tables import plumbing
 from shared.auth import KeyStore
@@ -23,16 +23,19 @@ def create_app(settings: ScoringSettings, *, clock: Clock | None = None) -> Fast
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.build(settings, plumbing)
-        scoring = service.Scoring(clock=clock or SystemClock())
+        scoring = service.Scoring(
+            clock=clock or SystemClock(),
+            contracts=versions.ContractCache(ttl=settings.contract_cache_seconds),
+            page_size=settings.simulation_page_size,
+        )
         app.state.runtime = runtime
         app.state.keys = KeyStore(Path(settings.keys_file))
         app.state.scoring = scoring
         worker.register(runtime, scoring)
         await runtime.migrate()
+        document = await asyncio.to_thread(Path(settings.contract_file).read_text)
         async with transaction(runtime.sessionmaker) as session:
-            await service.ensure_active_contract(
-                session, await asyncio.to_thread(Path(settings.contract_file).read_text), scoring
-            )
+            await versions.ensure_active(session, document, clock=scoring.clock)
         await runtime.start()
         try:
             yield
@@ -41,7 +44,8 @@ def create_app(settings: ScoringSettings, *, clock: Clock | None = None) -> Fast
 
     app = create_service_app(
         title="LeadRelay scoring",
-        description="Qualifies leads against the marketing-sales contract and explains why.",
+        description="Qualifies leads against the marketing-sales contract and explains why. "
+        "Contracts are versioned: propose a draft, simulate it against past leads, activate it.",
         service="scoring",
         max_body_bytes=settings.max_body_bytes,
         lifespan=lifespan,

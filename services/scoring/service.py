@@ -1,21 +1,20 @@
-"""Scoring's use cases, in the caller's transaction."""
+"""Scoring's use cases for leads, in the caller's transaction: decide, store, publish, read.
+
+Contract versions live in `versions.py`, the simulation in `simulation.py`.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import store
-from services.scoring.contract import (
-    Contract,
-    LeadFacts,
-    evaluate,
-    load_contract,
-    route,
-    sla_for,
-)
+from services.scoring.contract import LeadFacts, evaluate, route, sla_for
 from services.scoring.tables import plumbing
+from services.scoring.versions import ContractCache
 from shared import metrics
 from shared.clock import Clock
 from shared.events import (
@@ -27,83 +26,98 @@ from shared.events import (
     LeadScoredData,
     LeadUpdated,
 )
-from shared.problems import Conflict, NotFound
+from shared.problems import NotFound
 
 SOURCE = "/leadrelay/scoring"
 
-
-class NoActiveContract(Conflict):
-    title = "No contract is active"
+log = logging.getLogger(__name__)
 
 
-@dataclass
+class LeadNotScored(NotFound):
+    title = "No decision for this lead"
+    type = "https://leadrelay.dev/problems/lead-not-scored"
+
+
+@dataclass(frozen=True)
 class Scoring:
-    """The clock and a cache of parsed contract versions (a version never changes)."""
+    """What scoring's use cases need besides a session: the clock, the contract cache and
+    the simulation's page size. Built once in `create_app`."""
 
     clock: Clock
-    parsed: dict[str, Contract] = field(default_factory=dict)
-
-    async def active(self, session: AsyncSession) -> Contract:
-        row = await store.active_contract_document(session)
-        if row is None:
-            raise NoActiveContract("activate a contract first")
-        version, document = row
-        if version not in self.parsed:
-            self.parsed[version] = load_contract(document)
-        return self.parsed[version]
+    contracts: ContractCache = field(default_factory=lambda: ContractCache(ttl=1.0))
+    page_size: int = 1000
 
 
-async def ensure_active_contract(session: AsyncSession, document: str, scoring: Scoring) -> str:
-    """On first start, the shipped contract becomes version one's active contract."""
-    row = await store.active_contract_document(session)
-    if row is not None:
-        return row[0]
-    contract = load_contract(document)
+async def score_leads(session: AsyncSession, events: Sequence[Event], *, scoring: Scoring) -> None:
+    """Decide a batch of leads, store the decisions and queue lead.scored for each decision
+    that is new or changed, in the caller's transaction.
+
+    The batch costs one query for what is known of its leads and one statement per table
+    written (leads, decisions, outbox), whatever its size; the active contract comes from
+    the cache. Events of one lead are applied in order, so a lead received and updated in
+    the same batch publishes both decisions, as it would one event at a time."""
+    leads: list[LeadData] = []
+    for event in events:
+        if not isinstance(event, LeadReceived | LeadUpdated):
+            raise ValueError(f"scoring does not consume {event.type}")
+        leads.append(event.data)
+    known = await store.priors(session, {lead.lead_id for lead in leads})
+    stored_leads = set(known)
+    stored_decisions = {lead_id for lead_id, prior in known.items() if prior.decision}
+    contract = await scoring.contracts.active(session)
     now = scoring.clock.now()
-    if await store.contract_document(session, contract.version) is None:
-        await store.add_contract(session, contract.version, document, now)
-    await store.activate_contract(session, contract.version, now)
-    return contract.version
-
-
-async def score_lead(session: AsyncSession, event: Event, *, scoring: Scoring) -> None:
-    """Decide, store the decision and queue lead.scored when the decision is new or changed."""
-    if not isinstance(event, LeadReceived | LeadUpdated):
-        raise ValueError(f"scoring does not consume {event.type}")
-    lead: LeadData = event.data
-    await store.save_lead(session, lead)
-    contract = await scoring.active(session)
-    facts = LeadFacts.from_lead(lead)
-    decision = evaluate(contract, facts, now=scoring.clock.now())
-    previous = await store.get_decision(session, lead.lead_id)
-    await store.save_decision(session, decision, existed=previous is not None)
-    if previous is not None and _same(previous, decision):
-        return
-    metrics.DECISIONS.labels(decision.outcome, decision.tier or "none").inc()
-    metrics.LEAD_SCORE.observe(decision.score)
-    await plumbing.outbox.add(
+    latest: dict[str, tuple[LeadData, Decision]] = {}
+    published: list[Event] = []
+    for event, lead in zip(events, leads, strict=True):
+        prior = known.get(lead.lead_id)
+        if prior is not None and prior.revision > lead.revision:
+            log.info("lead %s revision %d is older than the scored %d; skipped",
+                     lead.lead_id, lead.revision, prior.revision)  # fmt: skip
+            continue
+        facts = LeadFacts.from_lead(lead)
+        decision = evaluate(contract, facts, now=now)
+        known[lead.lead_id] = store.Prior(lead.revision, decision)
+        latest[lead.lead_id] = (lead, decision)
+        previous = prior.decision if prior is not None else None
+        if previous is not None and _same(previous, decision):
+            continue
+        metrics.DECISIONS.labels(decision.outcome, decision.tier or "none").inc()
+        metrics.LEAD_SCORE.observe(decision.score)
+        published.append(
+            LeadScored(
+                source=SOURCE,
+                subject=lead.lead_id,
+                traceparent=event.traceparent,
+                data=LeadScoredData(
+                    decision=decision,
+                    lead=lead,
+                    sla=sla_for(contract, decision.tier) if decision.tier else None,
+                    route=route(contract, facts),
+                    previous_outcome=previous.outcome if previous else None,
+                ),
+            )
+        )
+    final = latest.values()
+    await store.save_leads(
         session,
-        LeadScored(
-            source=SOURCE,
-            subject=lead.lead_id,
-            traceparent=event.traceparent,
-            data=LeadScoredData(
-                decision=decision,
-                lead=lead,
-                sla=sla_for(contract, decision.tier) if decision.tier else None,
-                route=route(contract, facts),
-                previous_outcome=previous.outcome if previous else None,
-            ),
-        ),
+        new=[lead for lead, _ in final if lead.lead_id not in stored_leads],
+        known=[lead for lead, _ in final if lead.lead_id in stored_leads],
     )
+    await store.save_decisions(
+        session,
+        new=[d for _, d in final if d.lead_id not in stored_decisions],
+        known=[d for _, d in final if d.lead_id in stored_decisions],
+    )
+    await plumbing.outbox.add_many(session, published)
 
 
 def _same(a: Decision, b: Decision) -> bool:
+    """What handoff acts on: outcome, tier, and the version that decided them."""
     return (a.outcome, a.tier, a.contract_version) == (b.outcome, b.tier, b.contract_version)
 
 
 async def lead_score(session: AsyncSession, lead_id: str) -> Decision:
     decision = await store.get_decision(session, lead_id)
     if decision is None:
-        raise NotFound(f"no decision for lead {lead_id}")
+        raise LeadNotScored(f"no decision for lead {lead_id} (yet: scoring may be catching up)")
     return decision

@@ -22,3 +22,12 @@ class ScoringSettings(ServiceSettings):
     contract_file: str = Field(
         "contracts/default.yaml", description="activated on first start when none is active"
     )
+    contract_cache_seconds: float = Field(
+        1.0,
+        ge=0,
+        description="how long a replica trusts its idea of the active version before asking "
+        "the database again (another replica may have activated one)",
+    )
+    simulation_page_size: int = Field(
+        1000, ge=1, le=100_000, description="stored leads read and evaluated per page"
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, DateTime, Float, Index, String, Table, Text
+from sqlalchemy import JSON, Column, DateTime, Float, Index, Integer, String, Table, Text, text
 
 from shared.db import new_metadata
 from shared.runtime import Plumbing
@@ -14,10 +14,22 @@ contracts = Table(
     "contracts",
     metadata,
     Column("version", String(64), primary_key=True),
+    Column("name", String(255), nullable=True),  # null only on rows from before it was kept
     Column("document", Text, nullable=False),
     Column("status", String(16), nullable=False),  # draft, active, retired
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(255), nullable=True),
     Column("activated_at", DateTime(timezone=True), nullable=True),
+    Column("activated_by", String(255), nullable=True),
+    Column("retired_at", DateTime(timezone=True), nullable=True),
+    # At most one active version, whatever two replicas do at once.
+    Index(
+        "uq_contracts_one_active",
+        "status",
+        unique=True,
+        sqlite_where=text("status = 'active'"),
+        postgresql_where=text("status = 'active'"),
+    ),
 )
 
 leads = Table(
@@ -26,7 +38,10 @@ leads = Table(
     Column("lead_id", String(36), primary_key=True),
     Column("payload", JSON, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
-    Index("ix_leads_received_at", "received_at"),
+    # The lead's revision at intake (+1 per merged duplicate): an older one never wins.
+    Column("revision", Integer, nullable=False, server_default="1"),
+    # Keyset pages for the simulation: (received_at, lead_id) > (last seen).
+    Index("ix_leads_received_at_lead_id", "received_at", "lead_id"),
 )
 
 decisions = Table(

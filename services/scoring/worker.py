@@ -1,4 +1,4 @@
-"""Kafka in: leads.received -> score_lead, through the one consume loop."""
+"""Kafka in: leads.received -> score_leads, a batch at a time, through the one consume loop."""
 
 from __future__ import annotations
 
@@ -11,5 +11,7 @@ from shared.runtime import Runtime
 
 def register(runtime: Runtime, scoring: service.Scoring) -> None:
     runtime.consume(
-        [TOPIC_RECEIVED], group="scoring", handler=partial(service.score_lead, scoring=scoring)
+        [TOPIC_RECEIVED],
+        group="scoring",
+        batch_handler=partial(service.score_leads, scoring=scoring),
     )

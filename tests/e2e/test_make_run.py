@@ -124,9 +124,17 @@ async def test_make_run_hands_off_the_printed_curl_lead_and_ctrl_c_leaves_nothin
         leftovers = [p for p in family if _alive(p)]
         assert leftovers == [], f"processes left behind: {leftovers}"
     finally:
+        family = _children(proc.pid) if proc.poll() is None else set()
         if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for pid in family:  # whatever happened above, leave nothing running
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _port_free(port: int) -> bool:

@@ -9,9 +9,11 @@ from services.scoring.contract.issues import ContractInvalid, ContractIssue
 from services.scoring.contract.job_levels import JOB_LEVELS, job_level
 from services.scoring.contract.loader import load_contract
 from services.scoring.contract.model import Contract
+from services.scoring.contract.render import contract_as_dict
 from services.scoring.contract.simulate import (
     ContractTally,
     OutcomeChange,
+    Simulation,
     SimulationReport,
     simulate,
 )
@@ -24,8 +26,10 @@ __all__ = [
     "ContractTally",
     "LeadFacts",
     "OutcomeChange",
+    "Simulation",
     "SimulationReport",
     "canonical_field",
+    "contract_as_dict",
     "evaluate",
     "job_level",
     "load_contract",

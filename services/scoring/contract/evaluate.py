@@ -120,5 +120,9 @@ def route(contract: Contract, lead: LeadFacts) -> RouteHint:
     """The team the first matching routing rule names, else the default team."""
     for rule in contract.routing.rules:
         if rule.when.holds(lead, _ROUTING_NOW):
-            return RouteHint(team=rule.team, rule=rule.name)
-    return RouteHint(team=contract.routing.default_team, rule=None)
+            return RouteHint(
+                team=rule.team, rule=rule.name, account_match=contract.routing.account_match
+            )
+    return RouteHint(
+        team=contract.routing.default_team, rule=None, account_match=contract.routing.account_match
+    )

@@ -42,6 +42,12 @@ QUOTA_KEYS = ("qualified_per_month", "pipeline_share", "revenue_share")
 VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 REASON_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 MAX_NODES = 50_000  # far above any real contract; stops alias bombs before we walk them
+MAX_CHARS = 262_144  # the example contract is 6 KB; refuse before parsing, not after
+# libyaml is ~10x faster than PyYAML's pure-Python parser and refuses nesting beyond 1,000
+# levels up front; the pure loader (when PyYAML was built without libyaml) is the fallback.
+_YAML_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
+    yaml, "CSafeLoader", yaml.SafeLoader
+)
 
 
 def load_contract(text: str) -> Contract:
@@ -55,14 +61,31 @@ def load_contract(text: str) -> Contract:
 
 
 def _compose(text: str, r: Reader) -> MappingNode | None:
+    if len(text) > MAX_CHARS:
+        r.issues.append(
+            ContractIssue(
+                _line_at(text, MAX_CHARS),
+                "",
+                f"the contract is {len(text)} characters long; at most {MAX_CHARS} are accepted",
+            )
+        )
+        return None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_YAML_LOADER)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         what = str(err.problem or err.context or "unreadable")
         if err.context and err.problem:
             what = f"{err.problem} ({err.context})"
-        r.issues.append(ContractIssue(mark.line + 1 if mark else None, "", f"invalid YAML: {what}"))
+        # At the end of the text the parser points past the last line; name the last one.
+        line = min(mark.line + 1, _last_line(text)) if mark else None
+        r.issues.append(ContractIssue(line, "", f"invalid YAML: {what}"))
+        return None
+    except yaml.reader.ReaderError as err:
+        what = f"character #x{err.character:04x} is not allowed in YAML text"
+        if isinstance(err.character, bytes):  # only when given bytes; callers pass text
+            what = "the contract is not UTF-8 text"
+        r.issues.append(ContractIssue(_line_at(text, err.position), "", f"invalid YAML: {what}"))
         return None
     except yaml.YAMLError as err:
         r.issues.append(ContractIssue(None, "", f"invalid YAML: {err}"))
@@ -82,6 +105,15 @@ def _compose(text: str, r: Reader) -> MappingNode | None:
         r.problem(root, "", f"the contract has more than {MAX_NODES} values (aliases included)")
         return None
     return root
+
+
+def _last_line(text: str) -> int:
+    return max(1, len(text.rstrip().splitlines()))
+
+
+def _line_at(text: str, position: int) -> int:
+    """The 1-based line of a character offset."""
+    return text.count("\n", 0, max(position, 0)) + 1
 
 
 def _too_big(root: Node) -> bool:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
 
 from services.scoring.contract import ContractInvalid, ContractIssue, load_contract
+from services.scoring.contract.loader import MAX_CHARS
 from tests.unit.scoring.builders import CONTRACTS, default_contract, example_contract
 
 VALID = """\
@@ -74,7 +76,7 @@ def test_every_error_is_reported_not_just_the_first():
 
 def test_malformed_yaml_is_reported_with_its_line():
     [problem] = problems(VALID + "fit: [\n")
-    assert problem.startswith("line 5: invalid YAML:")
+    assert problem.startswith("line 4: invalid YAML:")  # the last line, not past the end
 
 
 def test_an_empty_document_is_reported():
@@ -340,8 +342,48 @@ def test_an_alias_bomb_is_refused_without_expanding_it():
     assert problems(bomb) == ["line 1: the contract has more than 50000 values (aliases included)"]
 
 
-def test_deeply_nested_yaml_is_refused():
-    assert problems("a: " + "[" * 1000 + "]" * 1000) == ["invalid YAML: nested too deeply"]
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_deeply_nested_yaml_is_refused_quickly(depth):
+    started = time.perf_counter()
+    [problem] = problems("a: " + "[" * depth + "]" * depth)
+    assert problem.startswith("line 1: invalid YAML:") or problem == (
+        "invalid YAML: nested too deeply"  # PyYAML without libyaml
+    )
+    assert "nest" in problem
+    assert time.perf_counter() - started < 2
+
+
+def test_a_self_referencing_alias_is_refused():
+    assert problems("a: &a [*a, *a]\n") == [
+        "line 1: the contract has more than 50000 values (aliases included)"
+    ]
+
+
+def test_a_document_over_the_size_limit_is_refused_before_parsing():
+    text = VALID + "description: >\n" + ("  lorem ipsum dolor sit amet\n" * 10_000)
+    assert len(text) > MAX_CHARS
+    started = time.perf_counter()
+    [problem] = problems(text)
+    assert problem.endswith(f"characters long; at most {MAX_CHARS} are accepted")
+    assert problem.startswith("line ")
+    assert time.perf_counter() - started < 0.1
+
+
+def test_control_characters_are_reported_with_their_line():
+    assert problems(VALID + "description: a\x00b\n") == [
+        "line 4: invalid YAML: character #x0000 is not allowed in YAML text"
+    ]
+
+
+def test_a_large_valid_contract_loads_in_reasonable_time():
+    rules = "".join(
+        f"    - {{name: r{i}, points: 1, when: {{field: country, in: [US, CA]}}}}\n"
+        for i in range(2_000)
+    )
+    started = time.perf_counter()
+    contract = load_contract(VALID + "fit:\n  rules:\n" + rules)
+    assert len(contract.fit.rules) == 2_000
+    assert time.perf_counter() - started < 5
 
 
 def test_the_shipped_contracts_are_in_the_contracts_folder():

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 
-from services.scoring.contract import LeadFacts, evaluate, load_contract, simulate
+from services.scoring.contract import LeadFacts, Simulation, evaluate, load_contract, simulate
 from services.scoring.contract.simulate import OUTCOMES
 from tests.unit.scoring.builders import CONTRACTS, NOW, a_lead, default_contract, touch
 
@@ -87,3 +88,23 @@ def test_projected_qualified_leads_per_month_are_set_against_the_drafts_quota():
 def test_the_period_must_be_at_least_a_day():
     with pytest.raises(ValueError, match="period_days"):
         simulate(default_contract(), default_contract(), [], now=NOW, period_days=0)
+
+
+def test_leads_added_page_by_page_report_what_one_call_reports():
+    draft, active, leads = load_contract(STRICTER), default_contract(), past_leads() * 3
+    whole = simulate(draft, active, leads, now=NOW, period_days=30, sample=5)
+    paged = Simulation(draft, active, period_days=30, sample=5)
+    for start in range(0, len(leads), 4):
+        paged.add_all((lead, NOW) for lead in leads[start : start + 4])
+    assert paged.report() == whole
+
+
+def test_each_lead_is_decided_as_of_its_own_moment():
+    """A lead scored a year ago is simulated with the decay it had then, not today's."""
+    old_touch = a_lead(touches=(touch("form_submit", days_ago=365),))
+    simulation = Simulation(default_contract(), default_contract(), period_days=400)
+    simulation.add(old_touch, now=NOW - timedelta(days=365))
+    simulation.add(old_touch, now=NOW)
+    report = simulation.report()
+    assert report.active.by_outcome["qualified"] == 1
+    assert report.active.by_outcome["nurture"] == 1

@@ -1,0 +1,1 @@
+"""Scoring against real Tansu and real databases: contract versions, decisions, simulation."""
