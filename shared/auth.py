@@ -49,11 +49,17 @@ class KeyStore:
     burst: float = 200.0
     _records: dict[str, dict[str, Any]] = field(default_factory=dict)
     _mtime: float = -1.0
+    _checked_at: float = -1e9
     _buckets: dict[str, _Bucket] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- file ---------------------------------------------------------------------------
-    def _load(self) -> None:
+    def _load(self, *, max_age: float = 0.0) -> None:
+        """Re-read the file if it changed; `max_age` spares a stat per request."""
+        now = time.monotonic()
+        if max_age and now - self._checked_at < max_age:
+            return
+        self._checked_at = now
         try:
             mtime = self.path.stat().st_mtime
         except FileNotFoundError:
@@ -116,8 +122,11 @@ class KeyStore:
         if len(parts) != 3 or parts[0] != "lr":
             raise Unauthorized("unknown API key")
         with self._lock:
-            self._load()
+            self._load(max_age=1.0)
             rec = self._records.get(parts[1])
+            if rec is None:  # a key created a moment ago: look again now
+                self._load()
+                rec = self._records.get(parts[1])
         if (
             rec is None
             or rec.get("revoked_at")
@@ -154,7 +163,7 @@ def presented_key(request: Request) -> str | None:
 def require(scope: str) -> Any:
     """A dependency: the caller's key must carry `scope` (admin carries every scope)."""
 
-    def check(request: Request) -> Principal:
+    async def check(request: Request) -> Principal:  # async: no thread hop per request
         store: KeyStore = request.app.state.keys
         principal = store.authenticate(presented_key(request))
         if not principal.allows(scope):
