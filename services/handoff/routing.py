@@ -13,6 +13,21 @@ from fractions import Fraction
 REASON_ACCOUNT_OWNER = "account_owner"
 REASON_ROUND_ROBIN = "round_robin"
 
+# A shared mailbox provider is not a company: two gmail.com leads have no account in common.
+# Scoring keeps the long list for its `free_mail` rule; services meet only on Kafka, so
+# handoff keeps the providers that matter for account matching here.
+# fmt: off
+PERSONAL_EMAIL_DOMAINS = frozenset({
+    "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "yahoo.fr", "yahoo.de",
+    "ymail.com", "hotmail.com", "hotmail.co.uk", "hotmail.fr", "hotmail.de", "outlook.com",
+    "live.com", "msn.com", "aol.com", "icloud.com", "me.com", "mac.com", "protonmail.com",
+    "proton.me", "pm.me", "gmx.com", "gmx.net", "gmx.de", "web.de", "t-online.de", "mail.com",
+    "yandex.com", "yandex.ru", "mail.ru", "orange.fr", "free.fr", "laposte.net", "libero.it",
+    "qq.com", "163.com", "126.com", "naver.com", "comcast.net", "verizon.net", "att.net",
+    "sbcglobal.net", "btinternet.com", "zoho.com", "fastmail.com",
+})
+# fmt: on
+
 
 @dataclass(frozen=True)
 class RepView:
@@ -127,6 +142,54 @@ def _round_robin(
         f"{chosen.weight}/{total_weight} among {len(eligible)} eligible reps{owner_note}"
     )
     return Assignment(rep_id=chosen.rep_id, team=team, reason=REASON_ROUND_ROBIN, detail=detail)
+
+
+def account_domain(email: str) -> str | None:
+    """The company domain an email stands for, or None for a personal mailbox provider."""
+    if "@" not in email:
+        return None
+    domain = email.rsplit("@", 1)[-1].strip().lower()
+    return domain if domain and domain not in PERSONAL_EMAIL_DOMAINS else None
+
+
+def in_rotation(rep: RepView, team: str) -> bool:
+    """Whether a rep takes part in the team's rotation now (capacity aside: a full rep waits)."""
+    return rep.team == team and rep.available and rep.weight > 0
+
+
+@dataclass(frozen=True)
+class RotationChanges:
+    """Counts to store for reps (re)joining the rotation, and the reps who left it."""
+
+    joined: Mapping[str, int]
+    left: frozenset[str]
+
+
+def rotation_changes(
+    team: str,
+    reps: Sequence[RepView],
+    assigned_counts: Mapping[str, int],
+    were_in_rotation: Collection[str],
+) -> RotationChanges:
+    """Who joined or left the rotation since the team's last assignment.
+
+    A rep who joins (new, back from leave, weight raised from 0, moved in from another team)
+    starts at `fair_start_count`, so they are neither owed a backlog nor skipped; reps who
+    left are remembered as out, so their return is noticed. Joiners are seeded one by one,
+    each against the reps already settled.
+    """
+    rotating = [r for r in reps if in_rotation(r, team)]
+    counts = dict(assigned_counts)
+    settled = [r for r in rotating if r.rep_id in were_in_rotation]
+    joined: dict[str, int] = {}
+    for rep in sorted(rotating, key=lambda r: r.rep_id):
+        if rep.rep_id in were_in_rotation:
+            continue
+        joined[rep.rep_id] = counts[rep.rep_id] = fair_start_count(rep, settled, counts)
+        settled.append(rep)
+    now_in = {r.rep_id for r in rotating}
+    left = frozenset(r for r in were_in_rotation if r not in now_in)
+    return RotationChanges(joined=joined, left=left)
 
 
 def fair_start_count(

@@ -1,324 +1,171 @@
-"""Handoff's use cases: take a scored lead, route it, start its SLA clocks, tell the rep."""
+"""What handoff's use cases share: their dependencies, a rep's calendar, publishing an event
+(Kafka outbox and webhook deliveries, one transaction) and the lead view.
+
+The use cases themselves live by seam: `assignment` (route, queue, reassign), `feedback`
+(what sales reports back), `reps` (reps and teams), `scanner` (SLA clocks firing) and
+`subscriptions` (webhooks).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-import yaml
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.handoff import store
+from services.handoff import store, webhooks
 from services.handoff.business_hours import Calendar, holidays_for
-from services.handoff.routing import REASON_ROUND_ROBIN, RepView, choose_rep
-from services.handoff.schemas import LeadView, RepIn, TimelineEntry
-from services.handoff.sla import plan_timers
+from services.handoff.errors import LeadNotFound
+from services.handoff.schemas import (
+    AssignmentView,
+    LeadView,
+    SalesOutcomeView,
+    SlaView,
+    TimelineEntry,
+    TimerView,
+)
 from services.handoff.tables import plumbing
 from shared import metrics
 from shared.clock import Clock
-from shared.events import (
-    Decision,
-    Event,
-    LeadAssigned,
-    LeadAssignedData,
-    LeadData,
-    LeadScored,
-    SlaDue,
-    SlaTerms,
-)
-from shared.problems import NotFound
+from shared.events import Event, FeedbackData, LeadFeedback
 
 SOURCE = "/leadrelay/handoff"
 
 
 @dataclass(frozen=True)
 class Handoff:
+    """The dependencies every use case takes: the clock and the knobs from settings."""
+
     clock: Clock
     default_team: str
+    attempt_clock_skew: timedelta = timedelta(minutes=5)
+    drain_batch: int = 200
+
+    def now(self) -> datetime:
+        """The clock's time in UTC, whatever zone a test's FixedClock was given in."""
+        return self.clock.now().astimezone(UTC)
+
+
+# --- a rep's calendar and availability -------------------------------------------------
 
 
 @lru_cache(maxsize=512)
 def _holidays(country: str | None, subdivision: str | None, year: int) -> frozenset[date]:
-    return holidays_for(country, subdivision, [year, year + 1])
+    return holidays_for(country, subdivision, [year - 1, year, year + 1])
 
 
-def rep_calendar(rep: dict[str, Any]) -> tuple[Calendar, frozenset[date]]:
-    cal = Calendar.of(rep["time_zone"], hours=tuple(rep["working_hours"]), days=rep["working_days"])
-    year = datetime.now(UTC).year
-    return cal, _holidays(rep.get("country"), rep.get("subdivision"), year)
+def rep_calendar(rep: dict[str, Any], at: datetime) -> tuple[Calendar, frozenset[date]]:
+    """The rep's working week and the public holidays of their country and region around `at`."""
+    calendar = Calendar.of(
+        rep["time_zone"], hours=tuple(rep["working_hours"]), days=rep["working_days"]
+    )
+    year = at.astimezone(calendar.zone).year
+    return calendar, _holidays(rep.get("country"), rep.get("subdivision"), year)
 
 
-def _available(rep: dict[str, Any], now: datetime) -> bool:
+def available(rep: dict[str, Any], now: datetime) -> bool:
+    """Available and not out of office (working hours do not matter: SLA clocks wait)."""
     if not rep["available"]:
         return False
     until = rep.get("out_of_office_until")
-    if until is not None:
-        if until.tzinfo is None:
-            until = until.replace(tzinfo=UTC)
-        return bool(until <= now)
-    return True
+    return until is None or until <= now
 
 
-# --- the consumer ----------------------------------------------------------------------
+# --- publishing ------------------------------------------------------------------------
 
 
-async def receive_scored(session: AsyncSession, event: Event, *, handoff: Handoff) -> None:
-    """Record the decision; assign a qualified lead that has no rep yet."""
-    if not isinstance(event, LeadScored):
-        raise ValueError(f"handoff does not consume {event.type}")
-    data = event.data
-    lead, decision = data.lead, data.decision
-    now = handoff.clock.now()
-    existing = await store.get_lead(session, lead.lead_id, lock=True)
-    team = data.route.team or handoff.default_team
-    values = {
-        "outcome": decision.outcome,
-        "tier": decision.tier,
-        "lead": lead.model_dump(mode="json"),
-        "decision": decision.model_dump(mode="json"),
-        "sla_terms": data.sla.model_dump(mode="json") if data.sla else None,
-        "source": lead.source,
-        "campaign_id": lead.campaign_id,
-        "email_domain": lead.email.rsplit("@", 1)[-1].lower(),
-        "updated_at": now,
-    }
-    await store.add_timeline(
-        session,
-        lead.lead_id,
-        "scored",
-        decision.decided_at,
-        detail={
-            "outcome": decision.outcome,
-            "score": decision.score,
-            "tier": decision.tier,
-            "contract_version": decision.contract_version,
-        },
-    )
-    if existing is None:
-        await store.add_timeline(
-            session,
-            lead.lead_id,
-            "received",
-            lead.received_at,
-            detail={"source": lead.source, "channel": lead.channel},
-        )
-        status = "queued" if decision.outcome == "qualified" else decision.outcome
-        await store.insert_lead(
-            session,
-            {
-                **values,
-                "lead_id": lead.lead_id,
-                "status": status,
-                "team": team,
-                "received_at": lead.received_at,
-                "attempts": 0,
-                "breaches": 0,
-            },
-        )
-    else:
-        await store.update_lead(session, lead.lead_id, values)
-        if existing["status"] not in ("nurture", "disqualified"):
-            return  # already in sales' hands (or queued): a new score does not re-route
-        status = "queued" if decision.outcome == "qualified" else decision.outcome
-        await store.update_lead(session, lead.lead_id, {"status": status, "team": team})
-    if decision.outcome == "qualified":
-        await assign_lead(session, lead.lead_id, handoff=handoff, traceparent=event.traceparent)
+async def publish(session: AsyncSession, event: Event, *, now: datetime) -> None:
+    """Queue an event for Kafka and for every matching webhook, in the caller's transaction."""
+    await plumbing.outbox.add(session, event)
+    await webhooks.enqueue(session, event, now=now)
 
 
-async def assign_lead(
+async def tell_marketing(
     session: AsyncSession,
-    lead_id: str,
+    lead: dict[str, Any],
+    kind: str,
     *,
-    handoff: Handoff,
-    exclude: tuple[str, ...] = (),
-    previous_rep_id: str | None = None,
+    at: datetime,
     traceparent: str | None = None,
-) -> str | None:
-    """Route one lead to a rep; leave it queued if nobody in its team can take it now."""
-    row = await store.get_lead(session, lead_id, lock=True)
-    if row is None:
-        raise NotFound(f"unknown lead {lead_id}")
-    now = handoff.clock.now()
-    team = row["team"] or handoff.default_team
-    await store.ensure_team(session, team)
-    counts = await store.lock_team_rotation(session, team)
-    team_reps = await store.team_reps(session, team)
-    owner_id = await store.account_owner(session, row["email_domain"], lead_id)
-    candidates = list(team_reps)
-    if owner_id and owner_id not in {r["rep_id"] for r in candidates}:
-        owner = await store.get_rep(session, owner_id)
-        if owner is not None:
-            candidates.append(owner)
-    open_counts = await store.open_lead_counts(session, [r["rep_id"] for r in candidates])
-    views = [
-        RepView(
-            rep_id=r["rep_id"],
-            team=r["team"],
-            weight=r["weight"],
-            capacity=r["capacity"],
-            open_leads=open_counts.get(r["rep_id"], 0),
-            available=_available(r, now),
-        )
-        for r in candidates
-    ]
-    choice = choose_rep(
-        team=team, reps=views, assigned_counts=counts, account_owner=owner_id, exclude=exclude
+    **fields: Any,
+) -> None:
+    """Publish one LeadFeedback on leads.feedback, with the lead's attribution attached."""
+    data = FeedbackData(
+        lead_id=lead["lead_id"],
+        kind=kind,
+        at=at,
+        rep_id=fields.pop("rep_id", lead["rep_id"]),
+        team=fields.pop("team", lead["team"]),
+        tier=lead["tier"],
+        source=lead["source"],
+        campaign_id=lead["campaign_id"],
+        **fields,
     )
-    if choice is None:
-        await store.update_lead(
-            session, lead_id, {"status": "queued", "rep_id": None, "updated_at": now}
-        )
-        await store.add_timeline(
-            session,
-            lead_id,
-            "queued",
-            now,
-            detail={"team": team, "why": "nobody available under capacity"},
-        )
-        return None
-    if choice.reason == REASON_ROUND_ROBIN:
-        await store.bump_rotation(session, choice.team, choice.rep_id, counts.get(choice.rep_id))
-    rep = next(r for r in candidates if r["rep_id"] == choice.rep_id)
-    assignment_id = await store.add_assignment(
-        session,
-        {
-            "lead_id": lead_id,
-            "rep_id": choice.rep_id,
-            "team": choice.team,
-            "reason": choice.reason,
-            "detail": choice.detail,
-            "assigned_at": now,
-        },
-    )
-    terms = SlaTerms.model_validate(row["sla_terms"]) if row["sla_terms"] else None
-    due = SlaDue()
-    if terms is not None:
-        calendar, holidays = rep_calendar(rep)
-        timers = plan_timers(terms, assigned_at=now, calendar=calendar, holidays=holidays)
-        await store.add_timers(
-            session,
-            [
-                {
-                    "lead_id": lead_id,
-                    "assignment_id": assignment_id,
-                    "kind": t.kind,
-                    "due_at": t.due_at.astimezone(UTC),
-                }
-                for t in timers
-            ],
-        )
-        by_kind = {t.kind: t.due_at for t in timers}
-        due = SlaDue(
-            first_contact_due_at=by_kind.get("first_contact_breach"),
-            first_contact_warn_at=by_kind.get("first_contact_warning"),
-            attempts_due_at=by_kind.get("attempts_breach"),
-            attempts_min=terms.attempts_min,
-        )
-    await store.update_lead(
-        session,
-        lead_id,
-        {
-            "status": "assigned",
-            "rep_id": choice.rep_id,
-            "team": choice.team,
-            "assigned_at": now,
-            "first_attempt_at": None,
-            "attempts": 0,
-            "updated_at": now,
-        },
-    )
-    await store.add_timeline(
-        session,
-        lead_id,
-        "assigned",
-        now,
-        rep_id=choice.rep_id,
-        detail={
-            "team": choice.team,
-            "reason": choice.reason,
-            "why": choice.detail,
-            "previous_rep_id": previous_rep_id,
-        },
-    )
-    await plumbing.outbox.add(
-        session,
-        LeadAssigned(
-            source=SOURCE,
-            subject=lead_id,
-            traceparent=traceparent,
-            data=LeadAssignedData(
-                lead_id=lead_id,
-                rep_id=choice.rep_id,
-                team=choice.team,
-                reason=f"{choice.reason}: {choice.detail}",
-                assigned_at=now,
-                previous_rep_id=previous_rep_id,
-                lead=LeadData.model_validate(row["lead"]),
-                decision=Decision.model_validate(row["decision"]),
-                sla=due,
-            ),
-        ),
-    )
-    received = row["received_at"]
-    if received.tzinfo is None:
-        received = received.replace(tzinfo=UTC)
-    if previous_rep_id is None:
-        metrics.PIPELINE_LATENCY.observe(max(0.0, (now - received).total_seconds()))
-    return choice.rep_id
+    event = LeadFeedback(source=SOURCE, subject=lead["lead_id"], traceparent=traceparent, data=data)
+    await publish(session, event, now=at)
+    metrics.LEAD_FEEDBACK.labels(kind).inc()
 
 
-# --- reps ------------------------------------------------------------------------------
-
-
-async def put_rep(session: AsyncSession, rep_id: str, rep: RepIn, *, handoff: Handoff) -> None:
-    now = handoff.clock.now()
-    await store.ensure_team(session, rep.team)
-    values = rep.model_dump()
-    values["working_hours"] = list(rep.working_hours)
-    values["updated_at"] = now
-    await store.upsert_rep(session, rep_id, values)
-
-
-async def seed_reps(session: AsyncSession, document: str, *, handoff: Handoff) -> int:
-    """Load the reps seed file: teams with their managers, then reps not yet known."""
-    doc = yaml.safe_load(document) or {}
-    for team in doc.get("teams", []):
-        await store.upsert_team(session, str(team["team"]), team.get("manager"))
-    count = 0
-    for raw in doc.get("reps", []):
-        raw = dict(raw)
-        rep_id = str(raw.pop("rep_id"))
-        if await store.get_rep(session, rep_id) is not None:
-            continue  # changed at run time with PUT /v1/reps: the seed does not undo that
-        await put_rep(session, rep_id, RepIn.model_validate(raw), handoff=handoff)
-        count += 1
-    return count
+def labels(lead: dict[str, Any]) -> tuple[str, str]:
+    """(team, tier) metric labels for a lead: bounded values, never an id."""
+    return lead["team"] or "none", lead["tier"] or "none"
 
 
 # --- reads -----------------------------------------------------------------------------
 
 
 async def lead_view(session: AsyncSession, lead_id: str) -> LeadView:
+    """Everything handoff knows of one lead, its timeline in order."""
     row = await store.get_lead(session, lead_id)
     if row is None:
-        raise NotFound(f"unknown lead {lead_id}")
+        raise LeadNotFound(lead_id)
+    history = await store.lead_assignments(session, lead_id)
+    current = next((a for a in reversed(history) if a["ended_at"] is None), None)
     timers = await store.pending_timers(session, lead_id)
-    entries = await store.lead_timeline(session, lead_id)
-    return LeadView(
-        lead_id=lead_id,
-        status=row["status"],
-        outcome=row["outcome"],
+    outcome = await store.get_outcome(session, lead_id)
+    terms = row["sla_terms"]
+    sla = SlaView(
         tier=row["tier"],
-        team=row["team"],
-        rep_id=row["rep_id"],
-        assigned_at=row["assigned_at"],
-        first_attempt_at=row["first_attempt_at"],
-        attempts=row["attempts"],
+        terms=terms,
         breaches=row["breaches"],
-        sla={t["kind"]: t["due_at"] for t in timers},
-        lead=row["lead"],
-        decision=row["decision"],
-        timeline=[TimelineEntry(**e) for e in entries],
+        attempts_min=terms["attempts_min"] if terms else None,
+        pending=[TimerView(**t) for t in timers],
     )
+    if current is not None:
+        due = current["first_contact_due_at"]
+        first = current["first_attempt_at"]
+        sla.first_contact_due_at = due
+        sla.attempts_due_at = current["attempts_due_at"]
+        sla.first_contact_met = None if first is None or due is None else first <= due
+    return LeadView(
+        **{k: row[k] for k in _LEAD_FIELDS},
+        sla=sla,
+        sales_outcome=SalesOutcomeView(**outcome) if outcome else None,
+        assignments=[AssignmentView(**a, why=a["detail"]) for a in history],
+        timeline=[TimelineEntry(**e) for e in await store.lead_timeline(session, lead_id)],
+    )
+
+
+_LEAD_FIELDS = (
+    "lead_id",
+    "status",
+    "outcome",
+    "tier",
+    "team",
+    "rep_id",
+    "escalated_to_rep_id",
+    "route_rule",
+    "received_at",
+    "queued_at",
+    "assigned_at",
+    "accepted_at",
+    "first_attempt_at",
+    "attempts",
+    "breaches",
+    "recycled_at",
+    "closed_at",
+    "lead",
+    "decision",
+)

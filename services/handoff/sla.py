@@ -9,6 +9,9 @@ Choices:
   contracts state it in calendar days, and dialers work evenings and weekends too.
 - Breach actions follow `terms.on_breach` in order, one per breach of the lead; once the
   list is used up the lead is recycled to marketing so it never sits unworked.
+- Escalation keeps the rep and re-arms the clock that breached, now watched by the manager:
+  the next breach takes the next action, so a chain like reassign -> escalate -> recycle
+  always ends instead of leaving an escalated lead without a clock.
 """
 
 from __future__ import annotations
@@ -86,6 +89,22 @@ def plan_timers(
     return sorted(timers, key=lambda t: _utc(t.due_at))
 
 
+def rearm_timers(
+    terms: SlaTerms,
+    kind: BreachKind,
+    *,
+    at: datetime,
+    calendar: Calendar,
+    holidays: Container[date],
+) -> list[Timer]:
+    """After an escalation: the clock that breached runs again from `at`, same length."""
+    if kind == "attempts":
+        window = timedelta(seconds=terms.attempts_window_seconds)
+        return [Timer("attempts_breach", wall_due_at(at, window).astimezone(calendar.zone))]
+    planned = plan_timers(terms, assigned_at=at, calendar=calendar, holidays=holidays)
+    return [t for t in planned if t.kind != "attempts_breach"]
+
+
 def on_attempt(state: SlaState, at: datetime) -> SlaState:
     """Count a contact attempt; attempts may arrive out of order, so keep the earliest."""
     first = at
@@ -123,7 +142,8 @@ def after_breach(state: SlaState, breach: Breach, *, at: datetime) -> SlaState:
     """The state once the caller has carried out a breach action at `at`.
 
     A reassigned lead starts a fresh SLA with its new rep (plan its timers again from `at`);
-    an escalated lead keeps its rep and its clocks; a recycled lead fires nothing further.
+    an escalated lead keeps its rep, its attempts and its other clocks (re-arm the breached
+    one with `rearm_timers`); a recycled lead fires nothing further.
     """
     breaches = state.breaches + 1
     if breach.action == "reassign":

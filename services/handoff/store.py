@@ -1,21 +1,58 @@
-"""Queries on handoff's tables."""
+"""Queries on handoff's tables (a repository: the services never write SQL themselves).
+
+Locks: a team row is locked FOR UPDATE while its rotation is read and bumped; due timers and
+webhook deliveries are claimed FOR UPDATE SKIP LOCKED, so replicas share the work without
+doing any of it twice. SQLite has no row locks: there every writer takes the database lock
+up front (BEGIN IMMEDIATE, shared/db.py), which serialises the same sections.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, case, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
 
-from services.handoff.tables import assignments, leads, reps, rotation, sla_timers, teams, timeline
+from services.handoff.tables import (
+    assignments,
+    attempts,
+    leads,
+    outcomes,
+    reps,
+    rotation,
+    sla_timers,
+    subscriptions,
+    teams,
+    timeline,
+    webhook_attempts,
+    webhook_deliveries,
+)
+
+OPEN_STATUSES = ("assigned", "accepted")
 
 
 def _postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-# --- reps and teams --------------------------------------------------------------------
+def _for_update(session: AsyncSession, stmt: Select[Any], *, skip_locked: bool = False) -> Any:
+    return stmt.with_for_update(skip_locked=skip_locked) if _postgres(session) else stmt
+
+
+def _row(row: Any) -> dict[str, Any] | None:
+    return dict(row._mapping) if row is not None else None
+
+
+async def lock_for_seeding(session: AsyncSession) -> None:
+    """Two replicas starting at once load the seed one after the other (PostgreSQL)."""
+    if _postgres(session):
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('leadrelay-seed'))"))
+
+
+# --- teams -----------------------------------------------------------------------------
 
 
 async def upsert_team(session: AsyncSession, team: str, manager: str | None) -> None:
@@ -34,6 +71,15 @@ async def ensure_team(session: AsyncSession, team: str) -> None:
         await session.execute(teams.insert().values(team=team, manager_rep_id=None))
 
 
+async def get_team(session: AsyncSession, team: str) -> dict[str, Any] | None:
+    return _row((await session.execute(select(teams).where(teams.c.team == team))).first())
+
+
+async def list_teams(session: AsyncSession) -> list[dict[str, Any]]:
+    rows = await session.execute(select(teams).order_by(teams.c.team))
+    return [dict(r._mapping) for r in rows]
+
+
 async def team_manager(session: AsyncSession, team: str) -> str | None:
     row = (
         await session.execute(select(teams.c.manager_rep_id).where(teams.c.team == team))
@@ -41,17 +87,31 @@ async def team_manager(session: AsyncSession, team: str) -> str | None:
     return row[0] if row else None
 
 
-async def upsert_rep(session: AsyncSession, rep_id: str, values: dict[str, Any]) -> None:
+async def lock_team(session: AsyncSession, team: str) -> None:
+    """Hold the team row until commit: one assignment at a time per team, across replicas.
+
+    A team first named by a routing rule gets its row here (without a manager yet)."""
+    stmt = _for_update(session, select(teams.c.team).where(teams.c.team == team))
+    if (await session.execute(stmt)).first() is None:
+        await session.execute(teams.insert().values(team=team, manager_rep_id=None))
+        await session.execute(stmt)
+
+
+# --- reps and the rotation -------------------------------------------------------------
+
+
+async def upsert_rep(session: AsyncSession, rep_id: str, values: dict[str, Any]) -> bool:
+    """Insert or replace a rep; True when the rep is new."""
     exists = (await session.execute(select(reps.c.rep_id).where(reps.c.rep_id == rep_id))).first()
     if exists:
         await session.execute(update(reps).where(reps.c.rep_id == rep_id).values(**values))
-    else:
-        await session.execute(reps.insert().values(rep_id=rep_id, **values))
+        return False
+    await session.execute(reps.insert().values(rep_id=rep_id, **values))
+    return True
 
 
 async def get_rep(session: AsyncSession, rep_id: str) -> dict[str, Any] | None:
-    row = (await session.execute(select(reps).where(reps.c.rep_id == rep_id))).first()
-    return dict(row._mapping) if row else None
+    return _row((await session.execute(select(reps).where(reps.c.rep_id == rep_id))).first())
 
 
 async def team_reps(session: AsyncSession, team: str) -> list[dict[str, Any]]:
@@ -59,20 +119,22 @@ async def team_reps(session: AsyncSession, team: str) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
-async def all_reps(session: AsyncSession) -> list[dict[str, Any]]:
-    rows = await session.execute(select(reps).order_by(reps.c.rep_id))
-    return [dict(r._mapping) for r in rows]
+async def all_reps(session: AsyncSession, team: str | None = None) -> list[dict[str, Any]]:
+    stmt = select(reps).order_by(reps.c.rep_id)
+    if team is not None:
+        stmt = stmt.where(reps.c.team == team)
+    return [dict(r._mapping) for r in await session.execute(stmt)]
 
 
-async def open_lead_counts(session: AsyncSession, rep_ids: list[str]) -> dict[str, int]:
-    """Open = assigned and not yet contacted (capacity caps these)."""
+async def open_lead_counts(session: AsyncSession, rep_ids: Collection[str]) -> dict[str, int]:
+    """Open = held and not yet contacted: what capacity caps."""
     if not rep_ids:
         return {}
     rows = await session.execute(
         select(leads.c.rep_id, func.count())
         .where(
             leads.c.rep_id.in_(rep_ids),
-            leads.c.status.in_(("assigned", "accepted")),
+            leads.c.status.in_(OPEN_STATUSES),
             leads.c.first_attempt_at.is_(None),
         )
         .group_by(leads.c.rep_id)
@@ -80,56 +142,71 @@ async def open_lead_counts(session: AsyncSession, rep_ids: list[str]) -> dict[st
     return {r[0]: int(r[1]) for r in rows}
 
 
-async def lock_team_rotation(session: AsyncSession, team: str) -> dict[str, int]:
-    """The team's round-robin counts, with the team row locked until commit (replica-safe)."""
-    stmt = select(teams.c.team).where(teams.c.team == team)
-    if _postgres(session):
-        stmt = stmt.with_for_update()
-    await session.execute(stmt)
+async def rotation_of(session: AsyncSession, team: str) -> dict[str, tuple[int, bool]]:
+    """The team's round-robin counts and who was in the rotation: {rep_id: (count, in)}."""
     rows = await session.execute(
-        select(rotation.c.rep_id, rotation.c.assigned).where(rotation.c.team == team)
-    )
-    return {r[0]: int(r[1]) for r in rows}
-
-
-async def bump_rotation(session: AsyncSession, team: str, rep_id: str, current: int | None) -> None:
-    if current is None:
-        await session.execute(rotation.insert().values(team=team, rep_id=rep_id, assigned=1))
-    else:
-        await session.execute(
-            update(rotation)
-            .where(rotation.c.team == team, rotation.c.rep_id == rep_id)
-            .values(assigned=rotation.c.assigned + 1)
+        select(rotation.c.rep_id, rotation.c.assigned, rotation.c.in_rotation).where(
+            rotation.c.team == team
         )
+    )
+    return {r[0]: (int(r[1]), bool(r[2])) for r in rows}
 
 
-async def set_rotation(session: AsyncSession, team: str, rep_id: str, count: int) -> None:
+async def set_rotation(
+    session: AsyncSession, team: str, rep_id: str, *, count: int | None, in_rotation: bool
+) -> None:
+    """Store a rep's count (None keeps it) and whether they are in the team's rotation."""
     row = (
         await session.execute(
             select(rotation.c.assigned).where(rotation.c.team == team, rotation.c.rep_id == rep_id)
         )
     ).first()
     if row is None:
-        await session.execute(rotation.insert().values(team=team, rep_id=rep_id, assigned=count))
-    else:
         await session.execute(
-            update(rotation)
-            .where(rotation.c.team == team, rotation.c.rep_id == rep_id)
-            .values(assigned=count)
+            rotation.insert().values(
+                team=team, rep_id=rep_id, assigned=count or 0, in_rotation=in_rotation
+            )
         )
+        return
+    values: dict[str, Any] = {"in_rotation": in_rotation}
+    if count is not None:
+        values["assigned"] = count
+    await session.execute(
+        update(rotation)
+        .where(rotation.c.team == team, rotation.c.rep_id == rep_id)
+        .values(**values)
+    )
+
+
+async def bump_rotation(session: AsyncSession, team: str, rep_id: str) -> None:
+    result = await session.execute(
+        update(rotation)
+        .where(rotation.c.team == team, rotation.c.rep_id == rep_id)
+        .values(assigned=rotation.c.assigned + 1)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        await session.execute(
+            rotation.insert().values(team=team, rep_id=rep_id, assigned=1, in_rotation=True)
+        )
+
+
+async def leave_rotations(session: AsyncSession, rep_id: str) -> None:
+    """The rep's standing changed (team, weight, leave): the next assignment reseeds them."""
+    await session.execute(
+        update(rotation).where(rotation.c.rep_id == rep_id).values(in_rotation=False)
+    )
 
 
 # --- leads -----------------------------------------------------------------------------
 
 
 async def get_lead(
-    session: AsyncSession, lead_id: str, *, lock: bool = False
+    session: AsyncSession, lead_id: str, *, lock: bool = False, skip_locked: bool = False
 ) -> dict[str, Any] | None:
     stmt = select(leads).where(leads.c.lead_id == lead_id)
-    if lock and _postgres(session):
-        stmt = stmt.with_for_update()
-    row = (await session.execute(stmt)).first()
-    return dict(row._mapping) if row else None
+    if lock:
+        stmt = _for_update(session, stmt, skip_locked=skip_locked)
+    return _row((await session.execute(stmt)).first())
 
 
 async def insert_lead(session: AsyncSession, values: dict[str, Any]) -> None:
@@ -141,7 +218,7 @@ async def update_lead(session: AsyncSession, lead_id: str, values: dict[str, Any
 
 
 async def account_owner(session: AsyncSession, domain: str, lead_id: str) -> str | None:
-    """The rep most recently given a lead from the same company email domain."""
+    """The rep most recently given a lead from the same company domain that they still hold."""
     row = (
         await session.execute(
             select(leads.c.rep_id)
@@ -157,15 +234,47 @@ async def account_owner(session: AsyncSession, domain: str, lead_id: str) -> str
     return row[0] if row else None
 
 
-async def queued_leads(session: AsyncSession, team: str | None = None) -> list[str]:
-    stmt = select(leads.c.lead_id).where(leads.c.status == "queued")
-    if team is not None:
-        stmt = stmt.where(leads.c.team == team)
-    rows = await session.execute(stmt.order_by(leads.c.received_at))
+async def queued_leads(session: AsyncSession, team: str, limit: int) -> list[str]:
+    rows = await session.execute(
+        select(leads.c.lead_id)
+        .where(leads.c.status == "queued", leads.c.team == team)
+        .order_by(leads.c.queued_at, leads.c.received_at, leads.c.lead_id)
+        .limit(limit)
+    )
     return [r[0] for r in rows]
 
 
-# --- assignments, timers, timeline -----------------------------------------------------
+async def queued_counts(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(
+        select(leads.c.team, func.count()).where(leads.c.status == "queued").group_by(leads.c.team)
+    )
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+async def awaiting_first_contact(session: AsyncSession, now: datetime) -> list[dict[str, Any]]:
+    """Per team and tier: held leads not yet contacted, the oldest, and how many are overdue."""
+    overdue = func.sum(case((assignments.c.first_contact_due_at <= now, 1), else_=0))
+    rows = await session.execute(
+        select(
+            leads.c.team,
+            leads.c.tier,
+            func.count().label("waiting"),
+            func.min(leads.c.assigned_at).label("oldest"),
+            overdue.label("overdue"),
+        )
+        .select_from(
+            leads.join(
+                assignments,
+                and_(assignments.c.lead_id == leads.c.lead_id, assignments.c.ended_at.is_(None)),
+            )
+        )
+        .where(leads.c.status.in_(OPEN_STATUSES), leads.c.first_attempt_at.is_(None))
+        .group_by(leads.c.team, leads.c.tier)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+# --- assignments -----------------------------------------------------------------------
 
 
 async def add_assignment(session: AsyncSession, values: dict[str, Any]) -> int:
@@ -173,12 +282,41 @@ async def add_assignment(session: AsyncSession, values: dict[str, Any]) -> int:
     return int(result.inserted_primary_key[0])  # type: ignore[attr-defined]
 
 
-async def end_assignments(session: AsyncSession, lead_id: str, at: datetime, reason: str) -> None:
+async def open_assignment(session: AsyncSession, lead_id: str) -> dict[str, Any] | None:
+    stmt = select(assignments).where(
+        assignments.c.lead_id == lead_id, assignments.c.ended_at.is_(None)
+    )
+    return _row((await session.execute(stmt)).first())
+
+
+async def update_assignment(
+    session: AsyncSession, assignment_id: int, values: dict[str, Any]
+) -> None:
+    await session.execute(
+        update(assignments).where(assignments.c.id == assignment_id).values(**values)
+    )
+
+
+async def end_assignment(session: AsyncSession, lead_id: str, at: datetime, reason: str) -> None:
     await session.execute(
         update(assignments)
         .where(assignments.c.lead_id == lead_id, assignments.c.ended_at.is_(None))
         .values(ended_at=at, end_reason=reason)
     )
+
+
+async def lead_assignments(session: AsyncSession, lead_id: str) -> list[dict[str, Any]]:
+    rows = await session.execute(
+        select(assignments)
+        .where(assignments.c.lead_id == lead_id)
+        .order_by(assignments.c.assigned_at, assignments.c.id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+# --- SLA timers ------------------------------------------------------------------------
+
+_PENDING = and_(sla_timers.c.fired_at.is_(None), sla_timers.c.cancelled_at.is_(None))
 
 
 async def add_timers(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
@@ -187,13 +325,9 @@ async def add_timers(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
 
 
 async def cancel_timers(
-    session: AsyncSession, lead_id: str, at: datetime, kinds: tuple[str, ...] | None = None
+    session: AsyncSession, lead_id: str, at: datetime, kinds: Sequence[str] | None = None
 ) -> None:
-    cond = and_(
-        sla_timers.c.lead_id == lead_id,
-        sla_timers.c.fired_at.is_(None),
-        sla_timers.c.cancelled_at.is_(None),
-    )
+    cond = and_(sla_timers.c.lead_id == lead_id, _PENDING)
     if kinds:
         cond = and_(cond, sla_timers.c.kind.in_(kinds))
     await session.execute(update(sla_timers).where(cond).values(cancelled_at=at))
@@ -202,14 +336,101 @@ async def cancel_timers(
 async def pending_timers(session: AsyncSession, lead_id: str) -> list[dict[str, Any]]:
     rows = await session.execute(
         select(sla_timers.c.kind, sla_timers.c.due_at)
-        .where(
-            sla_timers.c.lead_id == lead_id,
-            sla_timers.c.fired_at.is_(None),
-            sla_timers.c.cancelled_at.is_(None),
-        )
-        .order_by(sla_timers.c.due_at)
+        .where(sla_timers.c.lead_id == lead_id, _PENDING)
+        .order_by(sla_timers.c.due_at, sla_timers.c.id)
     )
     return [dict(r._mapping) for r in rows]
+
+
+async def has_pending_timer(
+    session: AsyncSession, lead_id: str, kind: str, assignment_id: int
+) -> bool:
+    row = (
+        await session.execute(
+            select(sla_timers.c.id).where(
+                sla_timers.c.lead_id == lead_id,
+                sla_timers.c.kind == kind,
+                sla_timers.c.assignment_id == assignment_id,
+                _PENDING,
+            )
+        )
+    ).first()
+    return row is not None
+
+
+async def escalated_on(session: AsyncSession, assignment_id: int, kind: str) -> bool:
+    """Whether this clock of the assignment already breached and was escalated."""
+    row = (
+        await session.execute(
+            select(sla_timers.c.id).where(
+                sla_timers.c.assignment_id == assignment_id,
+                sla_timers.c.kind == kind,
+                sla_timers.c.action == "escalated",
+            )
+        )
+    ).first()
+    return row is not None
+
+
+async def claim_due_timers(
+    session: AsyncSession, now: datetime, limit: int
+) -> list[dict[str, Any]]:
+    """Due, unfired timers, earliest first; a replica skips the ones another has claimed."""
+    stmt = (
+        select(sla_timers)
+        .where(_PENDING, sla_timers.c.due_at <= now)
+        .order_by(sla_timers.c.due_at, sla_timers.c.id)
+        .limit(limit)
+    )
+    rows = await session.execute(_for_update(session, stmt, skip_locked=True))
+    return [dict(r._mapping) for r in rows]
+
+
+async def timer_pending(session: AsyncSession, timer_id: int) -> bool:
+    row = (
+        await session.execute(select(sla_timers.c.id).where(sla_timers.c.id == timer_id, _PENDING))
+    ).first()
+    return row is not None
+
+
+async def mark_timer_fired(session: AsyncSession, timer_id: int, at: datetime, action: str) -> None:
+    await session.execute(
+        update(sla_timers).where(sla_timers.c.id == timer_id).values(fired_at=at, action=action)
+    )
+
+
+# --- contact attempts and outcomes -----------------------------------------------------
+
+
+async def get_attempt(
+    session: AsyncSession, lead_id: str, attempt_id: str
+) -> dict[str, Any] | None:
+    stmt = select(attempts).where(
+        attempts.c.lead_id == lead_id, attempts.c.attempt_id == attempt_id
+    )
+    return _row((await session.execute(stmt)).first())
+
+
+async def insert_attempt(session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(attempts.insert().values(**values))
+
+
+async def get_outcome(session: AsyncSession, lead_id: str) -> dict[str, Any] | None:
+    return _row(
+        (await session.execute(select(outcomes).where(outcomes.c.lead_id == lead_id))).first()
+    )
+
+
+async def put_outcome(session: AsyncSession, lead_id: str, values: dict[str, Any]) -> None:
+    if await get_outcome(session, lead_id) is None:
+        await session.execute(outcomes.insert().values(lead_id=lead_id, **values))
+    else:
+        await session.execute(
+            update(outcomes).where(outcomes.c.lead_id == lead_id).values(**values)
+        )
+
+
+# --- timeline --------------------------------------------------------------------------
 
 
 async def add_timeline(
@@ -227,6 +448,12 @@ async def add_timeline(
     )
 
 
+async def add_timeline_many(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
+    """Several entries at once: lead_id, kind, at, rep_id, detail each."""
+    if entries:
+        await session.execute(timeline.insert(), entries)
+
+
 async def lead_timeline(session: AsyncSession, lead_id: str) -> list[dict[str, Any]]:
     rows = await session.execute(
         select(timeline.c.kind, timeline.c.at, timeline.c.rep_id, timeline.c.detail)
@@ -234,3 +461,156 @@ async def lead_timeline(session: AsyncSession, lead_id: str) -> list[dict[str, A
         .order_by(timeline.c.at, timeline.c.id)
     )
     return [dict(r._mapping) for r in rows]
+
+
+# --- webhook subscriptions and deliveries ----------------------------------------------
+
+
+async def insert_subscription(session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(subscriptions.insert().values(**values))
+
+
+async def get_subscription(session: AsyncSession, subscription_id: str) -> dict[str, Any] | None:
+    stmt = select(subscriptions).where(subscriptions.c.id == subscription_id)
+    return _row((await session.execute(stmt)).first())
+
+
+async def list_subscriptions(session: AsyncSession) -> list[dict[str, Any]]:
+    rows = await session.execute(
+        select(subscriptions)
+        .where(subscriptions.c.active.is_(True))
+        .order_by(subscriptions.c.created_at, subscriptions.c.id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def disable_subscription(session: AsyncSession, subscription_id: str, at: datetime) -> None:
+    await session.execute(
+        update(subscriptions)
+        .where(subscriptions.c.id == subscription_id)
+        .values(active=False, disabled_at=at)
+    )
+    await session.execute(
+        update(webhook_deliveries)
+        .where(
+            webhook_deliveries.c.subscription_id == subscription_id,
+            webhook_deliveries.c.status == "pending",
+        )
+        .values(status="dead", last_error="subscription disabled")
+    )
+
+
+async def add_deliveries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(webhook_deliveries.insert(), rows)
+
+
+def _due_deliveries(now: datetime) -> Any:
+    d = webhook_deliveries.c
+    return and_(
+        d.status == "pending",
+        or_(d.next_attempt_at.is_(None), d.next_attempt_at <= now),
+        or_(d.leased_until.is_(None), d.leased_until <= now),
+    )
+
+
+async def lease_due_deliveries(
+    session: AsyncSession, now: datetime, lease_until: datetime, limit: int
+) -> list[dict[str, Any]]:
+    """Claim due deliveries until `lease_until`; the HTTP calls happen outside any transaction."""
+    d = webhook_deliveries.c
+    stmt = (
+        select(d.id)
+        .where(_due_deliveries(now))
+        .order_by(func.coalesce(d.next_attempt_at, d.created_at), d.id)
+        .limit(limit)
+    )
+    ids = [r[0] for r in await session.execute(_for_update(session, stmt, skip_locked=True))]
+    if not ids:
+        return []
+    await session.execute(
+        update(webhook_deliveries).where(d.id.in_(ids)).values(leased_until=lease_until)
+    )
+    rows = await session.execute(
+        select(
+            d.id,
+            d.message_id,
+            d.payload,
+            d.attempts,
+            subscriptions.c.url,
+            subscriptions.c.secret,
+        )
+        .select_from(
+            webhook_deliveries.join(subscriptions, subscriptions.c.id == d.subscription_id)
+        )
+        .where(d.id.in_(ids))
+        .order_by(d.id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def record_delivery_attempt(
+    session: AsyncSession, delivery_id: int, attempt: dict[str, Any], values: dict[str, Any]
+) -> None:
+    await session.execute(webhook_attempts.insert().values(delivery_id=delivery_id, **attempt))
+    await session.execute(
+        update(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id).values(**values)
+    )
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    subscription_id: str,
+    *,
+    status: str | None,
+    limit: int,
+    before_id: int | None,
+) -> list[dict[str, Any]]:
+    d = webhook_deliveries.c
+    stmt = select(webhook_deliveries).where(d.subscription_id == subscription_id)
+    if status is not None:
+        stmt = stmt.where(d.status == status)
+    if before_id is not None:
+        stmt = stmt.where(d.id < before_id)
+    rows = await session.execute(stmt.order_by(d.id.desc()).limit(limit))
+    return [dict(r._mapping) for r in rows]
+
+
+async def delivery_attempts(
+    session: AsyncSession, delivery_ids: Collection[int]
+) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = {i: [] for i in delivery_ids}
+    if not delivery_ids:
+        return out
+    rows = await session.execute(
+        select(webhook_attempts)
+        .where(webhook_attempts.c.delivery_id.in_(delivery_ids))
+        .order_by(webhook_attempts.c.delivery_id, webhook_attempts.c.number)
+    )
+    for r in rows:
+        out[int(r.delivery_id)].append(dict(r._mapping))
+    return out
+
+
+async def get_delivery(
+    session: AsyncSession, subscription_id: str, delivery_id: int
+) -> dict[str, Any] | None:
+    d = webhook_deliveries.c
+    stmt = select(webhook_deliveries).where(
+        d.id == delivery_id, d.subscription_id == subscription_id
+    )
+    return _row((await session.execute(stmt)).first())
+
+
+async def retry_delivery(session: AsyncSession, delivery_id: int) -> None:
+    await session.execute(
+        update(webhook_deliveries)
+        .where(webhook_deliveries.c.id == delivery_id)
+        .values(status="pending", next_attempt_at=None, leased_until=None)
+    )
+
+
+async def webhook_backlog(session: AsyncSession) -> int:
+    d = webhook_deliveries.c
+    stmt = select(func.count()).select_from(webhook_deliveries).where(d.status == "pending")
+    return int((await session.execute(stmt)).scalar_one())

@@ -7,7 +7,14 @@ from fractions import Fraction
 
 import pytest
 
-from services.handoff.routing import Assignment, RepView, choose_rep, fair_start_count
+from services.handoff.routing import (
+    Assignment,
+    RepView,
+    account_domain,
+    choose_rep,
+    fair_start_count,
+    rotation_changes,
+)
 
 
 def a_rep(
@@ -200,3 +207,57 @@ def test_negative_weight_or_capacity_is_refused() -> None:
         a_rep("r1", weight=-1)
     with pytest.raises(ValueError, match="capacity"):
         a_rep("r1", capacity=-1)
+
+
+# --- joining and leaving the rotation ----------------------------------------------------
+
+
+def test_a_new_rep_joins_level_with_the_team() -> None:
+    reps = [a_rep("r1"), a_rep("r2"), a_rep("r3", weight=2)]
+    changes = rotation_changes("emea", reps, {"r1": 10, "r2": 10}, {"r1", "r2"})
+    assert changes.joined == {"r3": 20}
+    assert changes.left == frozenset()
+
+
+def test_a_rep_on_leave_leaves_the_rotation_and_is_reseeded_on_return() -> None:
+    counts = {"r1": 10, "r2": 10, "r3": 10}
+    away = [a_rep("r1"), a_rep("r2"), a_rep("r3", available=False)]
+    assert rotation_changes("emea", away, counts, {"r1", "r2", "r3"}).left == {"r3"}
+    counts.update(r1=40, r2=40)  # 60 leads while r3 was away
+    back = [a_rep("r1"), a_rep("r2"), a_rep("r3")]
+    changes = rotation_changes("emea", back, counts, {"r1", "r2"})
+    assert changes.joined == {"r3": 40}
+
+
+def test_reps_joining_together_are_seeded_one_after_the_other() -> None:
+    reps = [a_rep("r1"), a_rep("r2"), a_rep("r3")]
+    changes = rotation_changes("emea", reps, {"r1": 9}, {"r1"})
+    assert changes.joined == {"r2": 9, "r3": 9}
+
+
+def test_a_brand_new_team_starts_everyone_at_zero() -> None:
+    reps = [a_rep("r1"), a_rep("r2", weight=3)]
+    assert rotation_changes("emea", reps, {}, set()).joined == {"r1": 0, "r2": 0}
+
+
+def test_weight_zero_and_other_teams_are_not_in_the_rotation() -> None:
+    reps = [a_rep("boss", weight=0), a_rep("owner", team="amer"), a_rep("r1")]
+    changes = rotation_changes("emea", reps, {"boss": 3}, {"boss", "owner"})
+    assert changes.joined == {"r1": 0}
+    assert changes.left == {"boss", "owner"}
+
+
+@pytest.mark.parametrize(
+    ("email", "domain"),
+    [
+        ("Jane@Acme.io", "acme.io"),
+        ("cfo@globex.co.uk", "globex.co.uk"),
+        ("someone@gmail.com", None),
+        ("x@HOTMAIL.com", None),
+        ("not-an-email", None),
+    ],
+)
+def test_account_domain_is_the_company_domain_never_a_mailbox_provider(
+    email: str, domain: str | None
+) -> None:
+    assert account_domain(email) == domain

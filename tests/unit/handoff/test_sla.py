@@ -19,6 +19,7 @@ from services.handoff.sla import (
     on_attempt,
     on_closed,
     plan_timers,
+    rearm_timers,
     time_to_first_contact,
 )
 from shared.events import SlaTerms
@@ -218,3 +219,23 @@ def test_time_to_first_contact_is_elapsed_time_across_a_dst_change() -> None:
 
 def test_an_attempt_logged_before_assignment_counts_as_immediate_contact() -> None:
     assert time_to_first_contact(at("2026-11-18 10:00"), at("2026-11-18 09:50")) == timedelta(0)
+
+
+# --- escalation re-arms the clock that breached -------------------------------------------
+
+
+def test_escalating_a_first_contact_breach_rearms_warning_and_breach_from_now() -> None:
+    timers = rearm_timers(
+        hot_terms(), "first_contact", at=at("2026-11-20 16:50"), calendar=SYDNEY, holidays=set()
+    )
+    assert timers == [
+        Timer("first_contact_warning", at("2026-11-23 09:20")),  # 10 minutes Friday, 20 Monday
+        Timer("first_contact_breach", at("2026-11-23 09:50")),
+    ]
+
+
+def test_escalating_an_attempts_breach_gives_a_fresh_attempts_window() -> None:
+    timers = rearm_timers(
+        hot_terms(), "attempts", at=at("2026-11-20 16:50"), calendar=SYDNEY, holidays=set()
+    )
+    assert timers == [Timer("attempts_breach", at("2026-11-22 16:50"))]
