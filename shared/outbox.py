@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared import metrics
 from shared.db import is_sqlite, read_sessionmaker
 from shared.events import Event, serialize_event
+from shared.kafka import stop_quietly
 from shared.logging import trace_id
 
 log = logging.getLogger(__name__)
@@ -174,6 +175,12 @@ class Relay:
                 self.broker_ok = False
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("outbox relay failed, retrying", extra={"error": self.last_error})
+                # Start over with a fresh producer: a broker that came back may have lost its
+                # topics (Tansu's memory engine does, and acknowledges writes to a missing
+                # topic while keeping nothing); the factory creates them before producing.
+                producer, self.producer = self.producer, None
+                if producer is not None:
+                    await stop_quietly(producer)
                 with contextlib.suppress(Exception):  # keep the backlog gauges true while down
                     async with self._read_sessionmaker() as session:
                         await self._observe_backlog(session)

@@ -1,2 +1,3 @@
-"""Intake: takes leads from forms, automation and lists; validates, dedupes, stores, publishes
-`lead.received` (and `lead.updated` for merged duplicates) on leads.received via its outbox."""
+"""Intake: takes leads from JSON posts, batch uploads (NDJSON, CSV), web forms and
+marketing-automation webhooks; validates, dedupes, stores, and publishes `lead.received`
+(and `lead.updated` for merged duplicates) on leads.received via its outbox."""

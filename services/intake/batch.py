@@ -211,7 +211,7 @@ def attribute_value(cell: str) -> str | int | float | bool:
     return cell
 
 
-def _guess_delimiter(header_line: str) -> str:
+def guess_delimiter(header_line: str) -> str:
     """Excel writes ";" where "," is the decimal mark, and some tools write tabs."""
     counts = {d: header_line.count(d) for d in _DELIMITERS}
     best = max(_DELIMITERS, key=lambda d: counts[d])
@@ -269,7 +269,7 @@ class CsvParser:
             text = line.decode("utf-8", errors="replace")
             self._pending_bad_utf8 = True
         if self._delimiter is None:
-            self._delimiter = _guess_delimiter(text)
+            self._delimiter = guess_delimiter(text)
         if not self._pending:
             self._pending_start = self._number
         self._pending.append(text)

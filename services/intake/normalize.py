@@ -54,7 +54,13 @@ def identity_key(email: str) -> str:
     Gmail-style `+tag` and dot folding are deliberately not applied: other providers treat
     them as different mailboxes, and a missed duplicate costs less than a merged stranger.
     """
-    return normalize_email(email)
+    return identity_of(normalize_email(email))
+
+
+def identity_of(normalized_email: str) -> str:
+    """The dedupe key of an address `normalize_email` already returned, without parsing it
+    again (the parse is most of a lead's validation cost)."""
+    return normalized_email
 
 
 def normalize_phone(raw: str, country: str | None) -> str:

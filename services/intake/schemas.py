@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AwareDatetime,
@@ -25,7 +26,8 @@ from pydantic import (
 from services.intake import normalize
 from shared.events import LeadData, Touch
 
-SOURCES = ("web", "campaign", "partner", "event", "sales", "referral", "other")
+Source = Literal["web", "campaign", "partner", "event", "sales", "referral", "other"]
+SOURCES: tuple[str, ...] = get_args(Source)
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 KEY_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 _KEY_RE = re.compile(KEY_PATTERN)
@@ -295,9 +297,18 @@ class BatchRowResult(BaseModel):
         "(for CSV the header is line 1)"
     )
     status: Literal["accepted", "duplicate", "rejected"]
-    lead_id: str | None = None
-    duplicate_of: str | None = None
-    errors: list[FieldError] = Field(default_factory=list)
+    lead_id: str | None = Field(None, description="accepted or duplicate: the lead's id")
+    duplicate_of: str | None = Field(
+        None, description="duplicate: the existing lead this row merged into"
+    )
+    replayed: bool = Field(
+        False,
+        description="true when the row's idempotency key was seen before: this is the first "
+        "answer again and nothing was stored",
+    )
+    errors: list[FieldError] = Field(
+        default_factory=list, description="rejected: every field at fault"
+    )
 
 
 class BatchSummary(BaseModel):
@@ -306,6 +317,36 @@ class BatchSummary(BaseModel):
     accepted: int = 0
     duplicate: int = 0
     rejected: int = 0
+    replayed: int = Field(
+        0, description="rows among accepted and duplicate that were replays (nothing stored)"
+    )
+
+
+class BatchResult(BaseModel):
+    """The answer to a batch upload, streamed: the summary first, then one result per row."""
+
+    summary: BatchSummary
+    rows: list[BatchRowResult] = Field(description="in file order; see `row` for the line")
+
+
+class HookItemResult(BaseModel):
+    """What happened to one event of a webhook delivery."""
+
+    index: int = Field(description="0-based position of the event in the delivery")
+    event: str = Field(description="the tool's event name, e.g. mautic.form_on_submit")
+    status: Literal["accepted", "duplicate", "rejected", "skipped"]
+    lead_id: str | None = None
+    duplicate_of: str | None = None
+    replayed: bool = Field(False, description="a redelivery: the first answer, nothing stored")
+    reason: str | None = Field(None, description="skipped: why this event is not a lead")
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+class HookAccepted(BaseModel):
+    """The answer to a webhook delivery: one result per event it carried."""
+
+    tool: str
+    results: list[HookItemResult]
 
 
 _MESSAGES = {
@@ -331,9 +372,13 @@ MAX_FIELD_ERRORS = 20
 
 def field_errors(exc: ValidationError) -> list[FieldError]:
     """Pydantic's errors as JSON pointers and plain sentences, without its URLs and jargon."""
-    errors = exc.errors(include_url=False, include_input=False)
+    return field_errors_from(exc.errors(include_url=False, include_input=False))
+
+
+def field_errors_from(errors: Sequence[Any]) -> list[FieldError]:
+    """The same, from an error list (FastAPI's RequestValidationError carries one)."""
     found = [
-        FieldError(pointer=_pointer(error["loc"]), message=_message(error))
+        FieldError(pointer=_pointer(tuple(error["loc"])), message=_message(error))
         for error in errors[:MAX_FIELD_ERRORS]
     ]
     if len(errors) > MAX_FIELD_ERRORS:
@@ -358,7 +403,7 @@ def _step(part: int | str) -> str:
 def _message(error: Any) -> str:
     """Our validators' own words, or a plain rewording of pydantic's."""
     kind = error["type"]
-    if kind == "value_error":
+    if kind == "value_error" and "error" in error.get("ctx", {}):
         return str(error["ctx"]["error"])
     if kind == "too_long":
         limit = error.get("ctx", {}).get("max_length")

@@ -35,3 +35,12 @@ idempotency_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("note", Text, nullable=True),
 )
+
+forms = Table(
+    "forms",
+    metadata,
+    Column("form_id", String(64), primary_key=True),
+    Column("config", JSON, nullable=False),
+    Column("managed_by", String(8), nullable=False, comment="file (forms.yaml) or api (PUT)"),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
