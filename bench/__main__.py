@@ -35,18 +35,23 @@ class Group:
     figures: list[tuple[str, str, Target]]
 
 
-GROUPS = (
-    Group("intake: POST and batch rates", intake.run, intake.FIGURES),
-    Group("scoring: rate per worker", scoring.run, scoring.FIGURES),
-    Group("end to end: latency and memory", latency.run, latency.FIGURES),
-)
+ALL_GROUPS = {
+    "intake": Group("intake: POST and batch rates", intake.run, intake.FIGURES),
+    "scoring": Group("scoring: rate per worker", scoring.run, scoring.FIGURES),
+    "latency": Group("end to end: latency and memory", latency.run, latency.FIGURES),
+}
+GROUPS = tuple(ALL_GROUPS.values())
 
 
 async def run_database(
-    database: str, scale: Scale, procs: Processes, profiler: Profiler | None
+    database: str,
+    scale: Scale,
+    procs: Processes,
+    profiler: Profiler | None,
+    groups: tuple[Group, ...] = GROUPS,
 ) -> list[Figure]:
     figures: list[Figure] = []
-    for i, group in enumerate(GROUPS):
+    for i, group in enumerate(groups):
         print(f"[{database}] {group.title} ...", flush=True)
         started = time.monotonic()
         try:
@@ -56,7 +61,7 @@ async def run_database(
             print(f"  skipped: {exc}", flush=True)
             return figures + [
                 missing(name, database, unit, target, str(exc))
-                for g in GROUPS[i:]
+                for g in groups[i:]
                 for name, unit, target in g.figures
             ]
         except Exception as exc:  # a crash under load is a finding: report it, go on
@@ -69,14 +74,18 @@ async def run_database(
 
 
 async def main_async(
-    databases: list[str], scale: Scale, procs: Processes, profiler: Profiler | None
+    databases: list[str],
+    scale: Scale,
+    procs: Processes,
+    profiler: Profiler | None,
+    groups: tuple[Group, ...] = GROUPS,
 ) -> list[Figure]:
     task = asyncio.current_task()
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     figures: list[Figure] = []
     for database in databases:
-        figures += await run_database(database, scale, procs, profiler)
+        figures += await run_database(database, scale, procs, profiler, groups)
         write_json(figures, RESULTS)
     return figures
 
@@ -99,7 +108,11 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="record the services with py-spy while the figures run, into DIR",
     )
+    parser.add_argument(
+        "--only", choices=sorted(ALL_GROUPS), action="append", help="run only these groups"
+    )
     args = parser.parse_args(argv)
+    groups = tuple(ALL_GROUPS[g] for g in args.only) if args.only else GROUPS
     databases = list(DATABASES) if args.db == "both" else [args.db]
     scale = QUICK if args.quick else FULL
     print(
@@ -114,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with _runner() as runner:
             profiler = Profiler(args.profile) if args.profile else None
-            figures = runner.run(main_async(databases, scale, procs, profiler))
+            figures = runner.run(main_async(databases, scale, procs, profiler, groups))
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("interrupted; stopping everything the bench started", file=sys.stderr)
         return 130

@@ -37,6 +37,14 @@ Handler = Callable[[AsyncSession, Event], Awaitable[None]]
 BatchHandler = Callable[[AsyncSession, Sequence[Event]], Awaitable[None]]
 
 LAG_REFRESH_SECONDS = 5.0
+COMMIT_TIMEOUT_SECONDS = 10.0
+STALL_SECONDS = 30.0
+
+
+class _RestartConsumer(Exception):
+    """Leave the consume loop; `run` starts a fresh consumer after a pause."""
+
+
 MAX_ERROR_HEADER = 2000
 
 
@@ -60,7 +68,7 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         self.loop = loop
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        await self.loop.commit_pending()
+        await self.loop.commit_pending(from_loop=False)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         return None
@@ -98,9 +106,16 @@ class Consumer:
         self._lag_checked = 0.0
         self.running = False
         self.processed = 0
+        self.heartbeat = time.monotonic()
 
     def stop(self) -> None:
         self._stopping = True
+
+    @property
+    def healthy(self) -> bool:
+        """Holding partitions and going round its loop (aio-libs/aiokafka#1037: a consumer
+        can stall silently; readiness must not say ready then)."""
+        return self.running and time.monotonic() - self.heartbeat < STALL_SECONDS
 
     async def run(self) -> None:
         backoff = 0.2
@@ -131,6 +146,7 @@ class Consumer:
                 timeout_ms=200, max_records=self.settings.consumer_batch_size
             )
             self.running = bool(self._consumer.assignment())
+            self.heartbeat = time.monotonic()
             if batch:
                 try:
                     await self._process(batch)
@@ -149,15 +165,21 @@ class Consumer:
                 await self.commit_pending()
             await self._refresh_lag()
 
-    async def commit_pending(self) -> None:
+    async def commit_pending(self, *, from_loop: bool = True) -> None:
+        """Commit processed offsets, bounded in time. A commit aiokafka keeps retrying (a
+        broker that lost the topic answers UnknownTopicOrPartition forever) would stall the
+        loop silently, so from the loop it restarts the consumer instead: topics are
+        created again and the group rejoined; redelivered messages meet the inbox."""
         if not self._pending or self._consumer is None:
             return
         offsets, self._pending = self._pending, {}
         try:
-            await self._consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
+            await asyncio.wait_for(self._consumer.commit(offsets), COMMIT_TIMEOUT_SECONDS)
+        except (CommitFailedError, KafkaError, TimeoutError) as exc:
             # Not lost: the batch is in the database and the inbox; redelivery is a no-op.
-            log.info("offset commit failed, messages will be redelivered: %s", exc)
+            log.warning("offset commit failed, messages will be redelivered: %r", exc)
+            if from_loop and not isinstance(exc, CommitFailedError):
+                raise _RestartConsumer(repr(exc)) from exc
             return
         now = time.time()
         for topic in {tp.topic for tp in offsets}:

@@ -51,6 +51,9 @@ def create_engine(url: str, *, schema: str, pool_size: int = 10) -> AsyncEngine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 30}
+        # One connection for writers: they queue in the pool (awaiting, in order) instead of
+        # meeting in SQLite's busy handler, which sleeps. Readers get their own engine.
+        kwargs.update(pool_size=1, max_overflow=0, pool_timeout=30)
         engine = _create_async_engine(url, **kwargs)
         _sqlite_serialise_writers(engine)
         return engine
@@ -81,6 +84,16 @@ def _sqlite_serialise_writers(engine: AsyncEngine) -> None:
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def create_read_engine(url: str, *, schema: str, write_engine: AsyncEngine) -> AsyncEngine:
+    """The engine reads use. SQLite: its own pool of deferred (lock-free in WAL) readers,
+    so reads never queue behind the single writer. PostgreSQL: the write engine itself."""
+    if not is_sqlite(url):
+        return write_engine
+    engine = _create_async_engine(url, connect_args={"timeout": 30}, pool_size=5, max_overflow=5)
+    _sqlite_serialise_writers(engine)
+    return engine.execution_options(**{READ_ONLY_OPTION: True})
 
 
 def read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
-from shared.db import is_sqlite, read_sessionmaker
+from shared.db import RetryLater, is_sqlite, read_sessionmaker
 from shared.events import Event, serialize_event
 from shared.kafka import stop_quietly
 from shared.logging import trace_id
@@ -134,6 +134,8 @@ class Relay:
         producer_factory: Any,
         batch_size: int = 500,
         poll_seconds: float = 1.0,
+        read_sessions: async_sessionmaker[AsyncSession] | None = None,
+        send_timeout: float = 15.0,
     ) -> None:
         self.service = service
         self.table = table
@@ -141,9 +143,10 @@ class Relay:
         self.producer_factory = producer_factory
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
+        self.send_timeout = send_timeout
         self._wake = asyncio.Event()
         self._sqlite = is_sqlite(str(sessionmaker.kw["bind"].url))
-        self._read_sessionmaker = read_sessionmaker(sessionmaker.kw["bind"])
+        self._read_sessionmaker = read_sessions or read_sessionmaker(sessionmaker.kw["bind"])
         self._stopping = False
         self.producer: Any = None
         self.broker_ok = False
@@ -231,6 +234,7 @@ class Relay:
         return await self._settle(rows, sent)
 
     async def _send(self, rows: Sequence[Any]) -> list[tuple[Any, BaseException | None]]:
+        await self._check_topics({row.topic for row in rows})
         futures = []
         for row in rows:
             headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
@@ -242,11 +246,25 @@ class Relay:
                     headers=headers,
                 )
             )
-        results = await asyncio.gather(*futures, return_exceptions=True)
+        # Bounded: a producer waiting out a broker outage must not deliver a batch into a
+        # broker that came back empty (Tansu acknowledges writes to missing topics); on
+        # timeout the rows stay unsent and a fresh producer (topics ensured) sends them.
+        results = await asyncio.wait_for(
+            asyncio.gather(*futures, return_exceptions=True), timeout=self.send_timeout
+        )
         return [
             (row, r if isinstance(r, BaseException) else None)
             for row, r in zip(rows, results, strict=True)
         ]
+
+    async def _check_topics(self, topics: set[str]) -> None:
+        """Fresh metadata before each batch: a broker that restarted empty must not take
+        records for partitions it no longer has (Tansu acknowledges and drops them). A
+        missing topic sends us back through the producer factory, which creates it."""
+        await self.producer.client.force_metadata_update()
+        missing = topics - set(self.producer.client.cluster.topics())
+        if missing:
+            raise RetryLater(f"topics missing on the broker: {sorted(missing)}")
 
     async def _mark_sent(
         self, session: AsyncSession, sent: list[tuple[Any, BaseException | None]]

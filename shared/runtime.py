@@ -51,6 +51,11 @@ class Runtime:
     @classmethod
     def build(cls, settings: ServiceSettings, plumbing: Plumbing) -> Runtime:
         engine = db.create_engine(settings.database_url, schema=settings.service)
+        readers = db.read_sessionmaker(
+            db.create_read_engine(
+                settings.database_url, schema=settings.service, write_engine=engine
+            )
+        )
         sm = db.sessionmaker(engine)
 
         async def producer_factory() -> Any:
@@ -64,8 +69,10 @@ class Runtime:
             producer_factory=producer_factory,
             batch_size=settings.outbox_batch_size,
             poll_seconds=settings.outbox_poll_seconds,
+            read_sessions=readers,
+            send_timeout=settings.kafka_request_timeout_ms / 1000 + 5,
         )
-        return cls(settings, plumbing, engine, sm, relay, db.read_sessionmaker(engine))
+        return cls(settings, plumbing, engine, sm, relay, readers)
 
     def consume(
         self,
@@ -117,6 +124,9 @@ class Runtime:
         if self.relay.producer is not None:
             await kafka.stop_quietly(self.relay.producer)
         await self.engine.dispose()
+        read_engine = self.read_sessionmaker.kw["bind"]
+        if read_engine is not self.engine:
+            await read_engine.dispose()
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         checks: dict[str, Any] = {}
@@ -134,7 +144,8 @@ class Runtime:
             checks["outbox_backlog"] = await asyncio.wait_for(self.relay.backlog(), timeout=3)
         if self.consumers:
             checks["consumers"] = {
-                c.group: "assigned" if c.running else "joining" for c in self.consumers
+                c.group: "assigned" if c.healthy else ("stalled" if c.running else "joining")
+                for c in self.consumers
             }
-            ok = ok and all(c.running for c in self.consumers)
+            ok = ok and all(c.healthy for c in self.consumers)
         return ok, checks

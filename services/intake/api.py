@@ -15,6 +15,7 @@ from starlette.background import BackgroundTask
 
 from services.intake import batches, service
 from services.intake.batch import batch_format
+from services.intake.committer import GroupCommitter
 from services.intake.problems import (
     BadSignature,
     IdempotencyKeyReused,
@@ -108,22 +109,22 @@ async def submit_lead(
     principal: IntakeScope,
     _: Annotated[None, Depends(require_json)],
     lead: LeadIn,
-    session: WriteSession,
     idempotency_key: IdempotencyKey = None,
 ) -> LeadAccepted:
     """Store the lead and queue it for scoring in one transaction: 202 means it cannot be lost.
 
     The same `Idempotency-Key` returns the first answer (with `Idempotent-Replayed: true`)
     and creates nothing; the same person (email) within the dedupe window is merged into
-    the lead we have and answered as `duplicate` with that lead's id."""
-    outcome = await service.accept_lead(
-        session,
+    the lead we have and answered as `duplicate` with that lead's id. Concurrent posts are
+    committed together (group commit); each answer still waits for its own commit."""
+    committer: GroupCommitter = request.app.state.committer
+    outcome = await committer.submit(
         lead,
-        ctx_of(request),
-        channel="api",
         idempotency_key=scoped(principal, idempotency_key),
         traceparent=request.state.traceparent,
     )
+    if outcome.conflict:
+        raise IdempotencyKeyReused("this Idempotency-Key was used for a different lead")
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     assert outcome.answer is not None

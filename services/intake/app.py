@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
 from services.intake import api, forms_api, service
+from services.intake.committer import GroupCommitter
 from services.intake.edge import RejectionMetrics
 from services.intake.forms import FormConfig, load_forms
 from services.intake.settings import IntakeSettings
@@ -65,10 +66,16 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
         await runtime.migrate()
         async with transaction(runtime.sessionmaker) as session:
             await service.apply_forms_file(session, defined, the_clock.now())
+        committer = GroupCommitter(
+            sessionmaker=runtime.sessionmaker, ctx=app.state.intake, on_commit=runtime.relay.wake
+        )
+        app.state.committer = committer
+        runtime.background(committer.run(), name="group-commit")
         await runtime.start()
         try:
             yield
         finally:
+            await committer.drain()
             await runtime.stop()
 
     app = create_service_app(

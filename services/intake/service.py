@@ -70,8 +70,12 @@ async def accept_leads(
     *,
     channel: str,
     traceparent: str | None = None,
+    traceparents: Sequence[str | None] | None = None,
 ) -> list[Outcome]:
-    """Store new leads, merge the same person's, replay known keys; queue every event."""
+    """Store new leads, merge the same person's, replay known keys; queue every event.
+
+    `traceparents` gives each submission its own trace (a group commit of several
+    requests); otherwise `traceparent` applies to all."""
     if not submissions:
         return []
     now = ctx.clock.now()
@@ -93,10 +97,14 @@ async def accept_leads(
     )
     await store.insert_leads(session, plan.inserts.values())
     await store.update_leads(session, plan.updates.values(), now)
+    trace_of: dict[str, str | None] = {}
+    if traceparents is not None:
+        for outcome, tp in zip(plan.outcomes, traceparents, strict=True):
+            if outcome.answer is not None:
+                trace_of.setdefault(outcome.answer.lead_id, tp)
     await plumbing.outbox.add_many(
         session,
-        [_event(kind, lead, traceparent) for kind, lead in plan.events],
-        traceparent=traceparent,
+        [_event(kind, lead, trace_of.get(lead.lead_id, traceparent)) for kind, lead in plan.events],
     )
     await store.remember(session, plan.remember, now)
     for sub, outcome in zip(submissions, plan.outcomes, strict=True):

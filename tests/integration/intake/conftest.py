@@ -74,6 +74,9 @@ async def an_intake(
     forms_file = tmp_path / "forms.yaml"
     if not forms_file.exists():
         forms_file.write_text(FORMS_YAML)
+    # Tests post faster than a client may; the rate-limit test sets its own limits.
+    extra.setdefault("rate_limit_per_second", 10_000.0)
+    extra.setdefault("rate_limit_burst", 10_000.0)
     settings = IntakeSettings(
         **service_env(
             db_url,
