@@ -15,14 +15,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Test tools from Debian (promtool for alert-rule tests); installed only when missing.
+# Test tools from Debian, installed only when missing: promtool and amtool (alert-rule
+# tests, the Prometheus scrape test) and Chromium (the dashboard test, driven by Playwright
+# for Python with the system browser; no browser download).
+DEBIAN_TOOLS := promtool:prometheus amtool:prometheus-alertmanager chromium:chromium
 tools:
-	@if ! command -v promtool >/dev/null 2>&1 || ! command -v amtool >/dev/null 2>&1; then \
+	@missing=""; for pair in $(DEBIAN_TOOLS); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing promtool and amtool (Debian packages prometheus, prometheus-alertmanager)..."; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null) \
-	      || echo "warning: could not install them; promtool/amtool tests will skip (fail under CI=true)"; \
-	  else echo "note: promtool missing and apt-get unavailable; promtool tests will skip"; fi; \
+	    echo "installing Debian packages:$$missing fonts-dejavu-core ..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing fonts-dejavu-core >/dev/null) \
+	      || echo "warning: could not install$$missing; those tests skip (and fail under CI=true)"; \
+	  else echo "note:$$missing missing and apt-get unavailable; those tests skip"; fi; \
 	fi
 
 run: install

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from services.handoff import api, reps, worker
+from services.handoff import api, reports_api, reps, worker
 from services.handoff.scanner import Scanner
 from services.handoff.service import Handoff
 from services.handoff.settings import HandoffSettings
@@ -106,6 +106,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.include_router(api.router)
+    app.include_router(reports_api.router)
+    app.mount(reports_api.STATIC_PATH, reports_api.static_files(), name="static")
     return app
 
 

@@ -34,3 +34,15 @@ class HandoffSettings(ServiceSettings):
     webhook_timeout_seconds: float = Field(10.0, gt=0, description="per delivery request")
     webhook_batch_size: int = Field(50, ge=1, description="deliveries leased per pass")
     webhook_concurrency: int = Field(10, ge=1, description="deliveries in flight at once")
+    # The reports compare against the contract's quota terms; scoring keeps the contract and
+    # `lead.scored` carries only its version, so handoff reads the terms from the same file.
+    contract_file: str = Field(
+        "contracts/default.yaml",
+        description="contract whose quota (qualified_per_month, pipeline_share, revenue_share) "
+        "the reports compare against",
+    )
+    report_currency: str = Field(
+        "USD",
+        pattern=r"^[A-Z]{3}$",
+        description="currency of pipeline, revenue and totals in the reports (no FX conversion)",
+    )

@@ -11,11 +11,13 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     Index,
     Integer,
     LargeBinary,
+    Numeric,
     String,
     Table,
     TypeDecorator,
@@ -269,4 +271,21 @@ webhook_attempts = Table(
     Column("status_code", Integer, nullable=True),
     Column("error", String(500), nullable=True),
     Column("duration_ms", Integer, nullable=False),
+)
+
+# --- reports: campaign costs ----------------------------------------------------------
+# Owned by the reports feature (services/handoff/campaigns.py, services/handoff/reports/).
+# What marketing spent on a campaign over its period; cost per qualified lead divides it by
+# the campaign's qualified leads (spread evenly over the period's days, see docs/reports.md).
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("campaign_id", String(128), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("cost", Numeric(14, 2, asdecimal=False), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("period_end", Date, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
