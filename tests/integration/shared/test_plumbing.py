@@ -109,6 +109,7 @@ async def test_a_consumed_event_is_recorded_once(harness: Harness) -> None:
 
 async def test_outbox_rows_roll_back_with_the_state_change(harness: Harness) -> None:
     rt = harness.runtime
+
     async def failing_use_case() -> None:
         async with db.transaction(rt.sessionmaker) as s:
             await plumbing.outbox.add(s, a_received())
