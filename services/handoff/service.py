@@ -8,6 +8,7 @@ The use cases themselves live by seam: `assignment` (route, queue, reassign), `f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -78,8 +79,13 @@ def available(rep: dict[str, Any], now: datetime) -> bool:
 
 async def publish(session: AsyncSession, event: Event, *, now: datetime) -> None:
     """Queue an event for Kafka and for every matching webhook, in the caller's transaction."""
-    await plumbing.outbox.add(session, event)
-    await webhooks.enqueue(session, event, now=now)
+    await publish_many(session, [event], now=now)
+
+
+async def publish_many(session: AsyncSession, events: Sequence[Event], *, now: datetime) -> None:
+    """`publish` for several events, in order: one outbox insert, one deliveries insert."""
+    await plumbing.outbox.add_many(session, events)
+    await webhooks.enqueue_many(session, events, now=now)
 
 
 async def tell_marketing(

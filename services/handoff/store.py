@@ -9,10 +9,11 @@ up front (BEGIN IMMEDIATE, shared/db.py), which serialises the same sections.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, text, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
@@ -114,8 +115,37 @@ async def get_rep(session: AsyncSession, rep_id: str) -> dict[str, Any] | None:
     return _row((await session.execute(select(reps).where(reps.c.rep_id == rep_id))).first())
 
 
-async def team_reps(session: AsyncSession, team: str) -> list[dict[str, Any]]:
-    rows = await session.execute(select(reps).where(reps.c.team == team).order_by(reps.c.rep_id))
+async def rep_teams(session: AsyncSession, rep_ids: Collection[str]) -> dict[str, str]:
+    """{rep_id: team} for the reps among `rep_ids` that exist."""
+    if not rep_ids:
+        return {}
+    rows = await session.execute(
+        select(reps.c.rep_id, reps.c.team).where(reps.c.rep_id.in_(sorted(rep_ids)))
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+async def reps_with_open_leads(
+    session: AsyncSession, *, team_names: Collection[str], rep_ids: Collection[str]
+) -> list[dict[str, Any]]:
+    """The reps of `team_names` and those in `rep_ids`, in rep_id order, each with
+    `open_leads`: what capacity caps (see `open_lead_counts`)."""
+    if not team_names and not rep_ids:
+        return []
+    open_leads = (
+        select(func.count())
+        .where(
+            leads.c.rep_id == reps.c.rep_id,
+            leads.c.status.in_(OPEN_STATUSES),
+            leads.c.first_attempt_at.is_(None),
+        )
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(reps, open_leads.label("open_leads"))
+        .where(or_(reps.c.team.in_(sorted(team_names)), reps.c.rep_id.in_(sorted(rep_ids))))
+        .order_by(reps.c.rep_id)
+    )
     return [dict(r._mapping) for r in rows]
 
 
@@ -142,51 +172,37 @@ async def open_lead_counts(session: AsyncSession, rep_ids: Collection[str]) -> d
     return {r[0]: int(r[1]) for r in rows}
 
 
-async def rotation_of(session: AsyncSession, team: str) -> dict[str, tuple[int, bool]]:
-    """The team's round-robin counts and who was in the rotation: {rep_id: (count, in)}."""
+async def rotations(
+    session: AsyncSession, team_names: Collection[str]
+) -> dict[str, dict[str, tuple[int, bool]]]:
+    """Per team, its round-robin counts and who was in the rotation: {rep_id: (count, in)}."""
+    out: dict[str, dict[str, tuple[int, bool]]] = {team: {} for team in team_names}
+    if not team_names:
+        return out
     rows = await session.execute(
-        select(rotation.c.rep_id, rotation.c.assigned, rotation.c.in_rotation).where(
-            rotation.c.team == team
-        )
+        select(
+            rotation.c.team, rotation.c.rep_id, rotation.c.assigned, rotation.c.in_rotation
+        ).where(rotation.c.team.in_(sorted(team_names)))
     )
-    return {r[0]: (int(r[1]), bool(r[2])) for r in rows}
+    for r in rows:
+        out[r[0]][r[1]] = (int(r[2]), bool(r[3]))
+    return out
 
 
-async def set_rotation(
-    session: AsyncSession, team: str, rep_id: str, *, count: int | None, in_rotation: bool
+async def save_rotation(
+    session: AsyncSession, *, new: list[dict[str, Any]], changed: list[dict[str, Any]]
 ) -> None:
-    """Store a rep's count (None keeps it) and whether they are in the team's rotation."""
-    row = (
+    """Store rotation rows (team, rep_id, assigned, in_rotation): insert `new`, update `changed`."""
+    if new:
+        await session.execute(rotation.insert(), new)
+    if changed:
         await session.execute(
-            select(rotation.c.assigned).where(rotation.c.team == team, rotation.c.rep_id == rep_id)
-        )
-    ).first()
-    if row is None:
-        await session.execute(
-            rotation.insert().values(
-                team=team, rep_id=rep_id, assigned=count or 0, in_rotation=in_rotation
+            update(rotation)
+            .where(
+                rotation.c.team == bindparam("b_team"), rotation.c.rep_id == bindparam("b_rep_id")
             )
-        )
-        return
-    values: dict[str, Any] = {"in_rotation": in_rotation}
-    if count is not None:
-        values["assigned"] = count
-    await session.execute(
-        update(rotation)
-        .where(rotation.c.team == team, rotation.c.rep_id == rep_id)
-        .values(**values)
-    )
-
-
-async def bump_rotation(session: AsyncSession, team: str, rep_id: str) -> None:
-    result = await session.execute(
-        update(rotation)
-        .where(rotation.c.team == team, rotation.c.rep_id == rep_id)
-        .values(assigned=rotation.c.assigned + 1)
-    )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
-        await session.execute(
-            rotation.insert().values(team=team, rep_id=rep_id, assigned=1, in_rotation=True)
+            .values(assigned=bindparam("b_assigned"), in_rotation=bindparam("b_in_rotation")),
+            [{f"b_{k}": v for k, v in row.items()} for row in changed],
         )
 
 
@@ -209,29 +225,84 @@ async def get_lead(
     return _row((await session.execute(stmt)).first())
 
 
-async def insert_lead(session: AsyncSession, values: dict[str, Any]) -> None:
-    await session.execute(leads.insert().values(**values))
+async def get_leads(
+    session: AsyncSession, lead_ids: Collection[str], *, lock: bool = False
+) -> dict[str, dict[str, Any]]:
+    """The stored leads among `lead_ids`, by id; locked in id order on PostgreSQL if asked."""
+    if not lead_ids:
+        return {}
+    stmt = select(leads).where(leads.c.lead_id.in_(sorted(lead_ids))).order_by(leads.c.lead_id)
+    if lock:
+        stmt = _for_update(session, stmt)
+    return {r.lead_id: dict(r._mapping) for r in await session.execute(stmt)}
+
+
+async def insert_leads(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(leads.insert(), _same_keys(rows))
 
 
 async def update_lead(session: AsyncSession, lead_id: str, values: dict[str, Any]) -> None:
     await session.execute(update(leads).where(leads.c.lead_id == lead_id).values(**values))
 
 
-async def account_owner(session: AsyncSession, domain: str, lead_id: str) -> str | None:
-    """The rep most recently given a lead from the same company domain that they still hold."""
-    row = (
-        await session.execute(
-            select(leads.c.rep_id)
-            .where(
-                leads.c.email_domain == domain,
-                leads.c.rep_id.is_not(None),
-                leads.c.lead_id != lead_id,
-            )
-            .order_by(leads.c.assigned_at.desc())
-            .limit(1)
+async def update_leads(
+    session: AsyncSession, rows: Sequence[dict[str, Any]], columns: Collection[str]
+) -> None:
+    """Write `columns` of each row (one executemany; the rows are locked by the caller)."""
+    columns = [c for c in columns if c != "lead_id"]
+    if not rows or not columns:
+        return
+    await session.execute(
+        update(leads).where(leads.c.lead_id == bindparam("b_lead_id")),
+        [{"b_lead_id": row["lead_id"], **{c: row[c] for c in columns}} for row in rows],
+    )
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a company's account: the rep, since when, and their team (None: no such rep)."""
+
+    rep_id: str
+    assigned_at: datetime
+    team: str | None
+
+
+async def account_holders(
+    session: AsyncSession, domains: Collection[str], *, exclude: Collection[str]
+) -> dict[str, Holder]:
+    """Per company domain, the rep most recently given one of its leads that they still
+    hold; leads in `exclude` aside (the caller follows those itself)."""
+    if not domains:
+        return {}
+    ranked = (
+        select(
+            leads.c.email_domain,
+            leads.c.rep_id,
+            leads.c.assigned_at,
+            func.row_number()
+            .over(partition_by=leads.c.email_domain, order_by=leads.c.assigned_at.desc())
+            .label("n"),
         )
-    ).first()
-    return row[0] if row else None
+        .where(
+            leads.c.email_domain.in_(sorted(domains)),
+            leads.c.rep_id.is_not(None),
+            leads.c.lead_id.not_in(sorted(exclude)),
+        )
+        .subquery()
+    )
+    rows = await session.execute(
+        select(ranked.c.email_domain, ranked.c.rep_id, ranked.c.assigned_at, reps.c.team)
+        .select_from(ranked.outerjoin(reps, reps.c.rep_id == ranked.c.rep_id))
+        .where(ranked.c.n == 1)
+    )
+    return {r[0]: Holder(r[1], r[2], r[3]) for r in rows}
+
+
+def _same_keys(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One executemany needs one shape: a key missing from a row is NULL there."""
+    keys = set().union(*rows)
+    return [{k: row.get(k) for k in keys} for row in rows]
 
 
 async def queued_leads(session: AsyncSession, team: str, limit: int) -> list[str]:
@@ -277,9 +348,19 @@ async def awaiting_first_contact(session: AsyncSession, now: datetime) -> list[d
 # --- assignments -----------------------------------------------------------------------
 
 
-async def add_assignment(session: AsyncSession, values: dict[str, Any]) -> int:
-    result = await session.execute(assignments.insert().values(**values))
-    return int(result.inserted_primary_key[0])  # type: ignore[attr-defined]
+async def add_assignments(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Insert assignments in one statement; their ids by lead id (a lead has one open
+    assignment at most: uq_assignments_open_lead_id).
+
+    Matched by lead id rather than `sort_by_parameter_order`: SQLite has no implicit
+    sentinel for that, so SQLAlchemy would fall back to an INSERT per row there."""
+    if not rows:
+        return {}
+    result = await session.execute(
+        assignments.insert().returning(assignments.c.id, assignments.c.lead_id),
+        _same_keys(rows),
+    )
+    return {str(r[1]): int(r[0]) for r in result}
 
 
 async def open_assignment(session: AsyncSession, lead_id: str) -> dict[str, Any] | None:

@@ -24,7 +24,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
@@ -164,20 +164,25 @@ def wants(event_types: list[str], event_type: str) -> bool:
 
 async def enqueue(session: AsyncSession, event: Event, *, now: datetime) -> int:
     """Write a delivery row per matching subscription, in the caller's transaction."""
-    event_type = webhook_type(event)
-    if event_type is None:
+    return await enqueue_many(session, [event], now=now)
+
+
+async def enqueue_many(session: AsyncSession, events: Sequence[Event], *, now: datetime) -> int:
+    """Write a delivery row per event and matching subscription, in one statement."""
+    typed = [(event, t) for event in events if (t := webhook_type(event)) is not None]
+    if not typed:
         return 0
     # Read once per session (a request, a consumer batch, a scanner batch), not per event.
     active = session.info.get(_SUBSCRIPTIONS_KEY)
     if active is None:
         active = session.info[_SUBSCRIPTIONS_KEY] = await store.list_subscriptions(session)
-    subs = [s for s in active if wants(s["event_types"], event_type)]
-    if not subs:
-        return 0
-    body = webhook_body(event, event_type)
-    await store.add_deliveries(
-        session,
-        [
+    rows: list[dict[str, Any]] = []
+    for event, event_type in typed:
+        subs = [s for s in active if wants(s["event_types"], event_type)]
+        if not subs:
+            continue
+        body = webhook_body(event, event_type)
+        rows += [
             {
                 "subscription_id": s["id"],
                 "message_id": event.id,
@@ -190,9 +195,9 @@ async def enqueue(session: AsyncSession, event: Event, *, now: datetime) -> int:
                 "next_attempt_at": None,
             }
             for s in subs
-        ],
-    )
-    return len(subs)
+        ]
+    await store.add_deliveries(session, rows)
+    return len(rows)
 
 
 # --- retry policy ----------------------------------------------------------------------

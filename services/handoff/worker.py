@@ -1,4 +1,5 @@
-"""Kafka in: leads.scored -> assignment.receive_scored, through the one consume loop."""
+"""Kafka in: leads.scored -> assignment.receive_scored_batch, through the one consume loop
+(a batch of events in one transaction; a poison event is retried alone and dead-lettered)."""
 
 from __future__ import annotations
 
@@ -12,5 +13,7 @@ from shared.runtime import Runtime
 
 def register(runtime: Runtime, handoff: Handoff) -> None:
     runtime.consume(
-        [TOPIC_SCORED], group="handoff", handler=partial(assignment.receive_scored, handoff=handoff)
+        [TOPIC_SCORED],
+        group="handoff",
+        batch_handler=partial(assignment.receive_scored_batch, handoff=handoff),
     )
