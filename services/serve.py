@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import uvicorn
-
-from shared import logging as lr_logging
+from shared.web import run_service
 
 SERVICES = ("intake", "scoring", "handoff")
 
@@ -39,12 +37,4 @@ def build(name: str, port: int | None = None) -> tuple[Any, Any]:
 
 def serve(name: str, port: int | None = None) -> None:
     settings, app = build(name, port)
-    lr_logging.configure(name, settings.log_level)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=15,
-    )
+    run_service(settings, lambda _settings: app)

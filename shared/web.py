@@ -204,3 +204,18 @@ async def _read_session(request: Request) -> Any:
 
 WriteSession = Annotated[AsyncSession, Depends(_write_session, scope="function")]
 ReadSession = Annotated[AsyncSession, Depends(_read_session, scope="function")]
+
+
+def run_service(settings: Any, create_app: Callable[[Any], FastAPI]) -> None:
+    """Serve one service in the foreground: JSON logs, uvicorn, a bounded graceful stop."""
+    import uvicorn
+
+    lr_logging.configure(settings.service, settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=15,
+    )

@@ -1,27 +1,9 @@
-"""python -m services.scoring
-
-Built here rather than through services.serve, which imports every service: a service
-package must not import the others (the import-linter independence contract)."""
-
-import uvicorn
+"""python -m services.scoring (a service starts itself: importing services.serve, which knows
+every service, would break the rule that services never import one another)."""
 
 from services.scoring.app import create_app
 from services.scoring.settings import ScoringSettings
-from shared import logging as lr_logging
-
-
-def main() -> None:
-    settings = ScoringSettings()
-    lr_logging.configure(settings.service, settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=15,
-    )
-
+from shared.web import run_service
 
 if __name__ == "__main__":
-    main()
+    run_service(ScoringSettings(), create_app)
