@@ -46,7 +46,9 @@ def create_engine(url: str, *, schema: str, pool_size: int = 10) -> AsyncEngine:
     if not _SCHEMA_NAME.match(schema):
         raise ValueError(f"invalid schema name {schema!r}")
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {}
+    # Error messages never quote statement parameters: they hold personal data, and an
+    # error's text reaches logs and dead-letter headers.
+    kwargs: dict[str, Any] = {"hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -91,7 +93,9 @@ def create_read_engine(url: str, *, schema: str, write_engine: AsyncEngine) -> A
     so reads never queue behind the single writer. PostgreSQL: the write engine itself."""
     if not is_sqlite(url):
         return write_engine
-    engine = _create_async_engine(url, connect_args={"timeout": 30}, pool_size=5, max_overflow=5)
+    engine = _create_async_engine(
+        url, connect_args={"timeout": 30}, pool_size=5, max_overflow=5, hide_parameters=True
+    )
     _sqlite_serialise_writers(engine)
     return engine.execution_options(**{READ_ONLY_OPTION: True})
 

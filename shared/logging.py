@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -36,6 +37,34 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys
 }
 
 
+_EMAIL = re.compile(r"[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+_API_KEY = re.compile(r"\b(lr_[0-9a-f]{12})_[\w\-]+")
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+")
+_SQL_PARAMETERS = re.compile(r"\[parameters: [^\n]*")  # SQLAlchemy quotes a statement's values
+
+
+def scrub(text: str) -> str:
+    """Email addresses and API keys out of free text (an exception's message can quote the
+    row or header it refused: the fields above never see those)."""
+    text = _SQL_PARAMETERS.sub("[parameters: redacted]", text)
+    text = _API_KEY.sub(r"\1_[redacted]", text)
+    text = _BEARER.sub(r"\1 [redacted]", text)
+    return _EMAIL.sub("[email]", text)
+
+
+def _clean(value: Any) -> Any:
+    """PII fields redacted at any depth; every string scrubbed."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {
+            k: "[redacted]" if str(k).lower() in PII_FIELDS else _clean(v) for k, v in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_clean(v) for v in value]
+    return value
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -60,7 +89,9 @@ class JsonFormatter(logging.Formatter):
             doc[k] = "[redacted]" if k.lower() in PII_FIELDS else v
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
-        return json.dumps(doc, default=str)
+        elif record.exc_text:
+            doc["exc"] = record.exc_text
+        return json.dumps(_clean(doc), default=lambda o: scrub(str(o)))
 
 
 def configure(service: str, level: str = "INFO") -> None:

@@ -8,6 +8,7 @@ the precedence is built from two environment sources instead.
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -38,6 +39,10 @@ class ServiceSettings(BaseSettings):
     keys_file: str = ".leadrelay/keys.json"
     log_level: str = "INFO"
     max_body_bytes: int = 1_048_576
+    rate_limit_per_second: float = Field(
+        100.0, gt=0, description="requests per second per API key (token bucket refill)"
+    )
+    rate_limit_burst: float = Field(200.0, ge=1, description="requests one key may burst")
 
     @classmethod
     def settings_customise_sources(

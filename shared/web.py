@@ -78,26 +78,37 @@ class EdgeMiddleware:
         limit = self.body_limits.get(scope.get("path", ""), self.max_body_bytes)
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _too_large(send, limit)
+            await _too_large(send, limit, cid)
             lr_logging.correlation_id.reset(token)
             return
         received = 0
         status = 500
         started = time.perf_counter()
+        over_limit = False
+        answered = replaced = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, over_limit
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit and not scope.get("stream_unlimited"):
+                    over_limit = True
                     raise _BodyTooLarge
             return message
 
         async def send_with_status(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered, replaced
+            if replaced or (over_limit and not answered):
+                # The app caught _BodyTooLarge and answered on its own (FastAPI turns an
+                # error while reading a body into 400): the answer is 413 all the same.
+                if message["type"] == "http.response.start":
+                    answered = replaced = True
+                    status = 413
+                    await _too_large(send, limit, cid)
+                return
             if message["type"] == "http.response.start":
-                status = message["status"]
+                answered, status = True, message["status"]
                 message.setdefault("headers", []).append((b"x-correlation-id", cid.encode()))
             await send(message)
 
@@ -105,7 +116,8 @@ class EdgeMiddleware:
             await self.app(scope, limited_receive, send_with_status)
         except _BodyTooLarge:
             status = 413
-            await _too_large(send, limit)
+            if not answered:
+                await _too_large(send, limit, cid)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
@@ -144,7 +156,7 @@ def traceparent_for(correlation_id: str) -> str:
     return f"00-{trace}-{uuid.uuid4().hex[:16]}-01"
 
 
-async def _too_large(send: Send, limit: int) -> None:
+async def _too_large(send: Send, limit: int, correlation_id: str | None = None) -> None:
     import json
 
     body = json.dumps(
@@ -162,6 +174,7 @@ async def _too_large(send: Send, limit: int) -> None:
             "headers": [
                 (b"content-type", PROBLEM_JSON.encode()),
                 (b"content-length", str(len(body)).encode()),
+                *([(b"x-correlation-id", correlation_id.encode())] if correlation_id else []),
             ],
         }
     )

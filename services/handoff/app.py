@@ -50,7 +50,11 @@ def create_app(
             attempt_clock_skew=timedelta(seconds=settings.attempt_clock_skew_seconds),
         )
         app.state.runtime = runtime
-        app.state.keys = KeyStore(Path(settings.keys_file))
+        app.state.keys = KeyStore(
+            Path(settings.keys_file),
+            rate_per_second=settings.rate_limit_per_second,
+            burst=settings.rate_limit_burst,
+        )
         app.state.handoff = handoff
         worker.register(runtime, handoff)
         await runtime.migrate()

@@ -32,7 +32,3 @@ class IntakeSettings(ServiceSettings):
         default_factory=dict,
         description='webhook secrets by tool, JSON: {"mautic": "..."}; a tool without one is off',
     )
-    rate_limit_per_second: float = Field(
-        100.0, gt=0, description="requests per second per API key (token bucket refill)"
-    )
-    rate_limit_burst: float = Field(200.0, ge=1, description="requests one key may burst")

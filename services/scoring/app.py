@@ -29,7 +29,11 @@ def create_app(settings: ScoringSettings, *, clock: Clock | None = None) -> Fast
             page_size=settings.simulation_page_size,
         )
         app.state.runtime = runtime
-        app.state.keys = KeyStore(Path(settings.keys_file))
+        app.state.keys = KeyStore(
+            Path(settings.keys_file),
+            rate_per_second=settings.rate_limit_per_second,
+            burst=settings.rate_limit_burst,
+        )
         app.state.scoring = scoring
         worker.register(runtime, scoring)
         await runtime.migrate()
