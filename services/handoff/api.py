@@ -36,10 +36,34 @@ from services.handoff.schemas import (
 )
 from services.handoff.service import Handoff
 from shared.auth import AdminScope, SalesScope
-from shared.problems import problem_responses
+from shared.problems import (
+    Forbidden,
+    InvalidInput,
+    ProblemError,
+    TooManyRequests,
+    Unauthorized,
+    problem_responses,
+)
 from shared.web import ReadSession, WriteSession
 
-router = APIRouter(prefix="/v1")
+# Every route needs a key; InvalidInput: a path, query or body value FastAPI refuses, answered
+# as problem+json (without it here, FastAPI documents its own application/json error).
+router = APIRouter(
+    prefix="/v1",
+    responses=problem_responses(Unauthorized, Forbidden, TooManyRequests, InvalidInput),
+)
+
+
+class MalformedJson(ProblemError):
+    """A JSON body that does not parse (rendered by shared.problems, before the key is
+    checked: FastAPI reads the body before it runs a route's dependencies)."""
+
+    status = 400
+    title = "Malformed JSON"
+
+
+JSON_BODY = problem_responses(MalformedJson)
+"""For the routes that take a JSON body."""
 
 
 def _handoff(request: Request) -> Handoff:
@@ -72,7 +96,7 @@ async def get_lead(lead_id: str, session: ReadSession, _: SalesScope) -> LeadVie
     return await service.lead_view(session, lead_id)
 
 
-_REPORT_ERRORS = problem_responses(LeadNotFound, LeadStateConflict, InvalidReport)
+_REPORT_ERRORS = problem_responses(LeadNotFound, LeadStateConflict, InvalidReport, MalformedJson)
 
 
 @router.post(
@@ -113,7 +137,7 @@ async def reject(
     summary="Record a contact attempt",
     responses={
         200: {"model": LeadState, "description": "this attempt id was already recorded"},
-        **problem_responses(LeadNotFound, AttemptIdReused, InvalidReport),
+        **problem_responses(LeadNotFound, AttemptIdReused, InvalidReport, MalformedJson),
     },
 )
 async def record_attempt(
@@ -181,7 +205,7 @@ async def get_rep(rep_id: RepId, session: ReadSession, handoff: Deps, _: SalesSc
     response_model=RepOut,
     tags=["reps"],
     summary="Create or replace a rep",
-    responses={201: {"model": RepOut, "description": "a new rep"}},
+    responses={201: {"model": RepOut, "description": "a new rep"}, **JSON_BODY},
 )
 async def put_rep(
     rep_id: RepId,
@@ -223,7 +247,7 @@ async def get_team(team: TeamName, session: ReadSession, _: SalesScope) -> TeamO
     response_model=TeamOut,
     tags=["reps"],
     summary="Name a team's manager",
-    responses=problem_responses(UnknownManager),
+    responses=problem_responses(UnknownManager, MalformedJson),
 )
 async def put_team(team: TeamName, body: TeamIn, session: WriteSession, _: AdminScope) -> TeamOut:
     """The manager takes the team's escalations and must be a known rep (422 otherwise)."""
@@ -239,6 +263,7 @@ async def put_team(team: TeamName, body: TeamIn, session: WriteSession, _: Admin
     status_code=201,
     tags=["webhooks"],
     summary="Subscribe a URL to signed webhooks",
+    responses=JSON_BODY,
 )
 async def create_subscription(
     body: SubscriptionIn, session: WriteSession, handoff: Deps, _: AdminScope

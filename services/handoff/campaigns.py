@@ -23,7 +23,10 @@ def parse_period(text: str) -> tuple[date, date]:
     """'2026-11' -> the month; '2026-11-01/2026-12-15' -> those days, inclusive."""
     text = text.strip()
     if _MONTH.match(text):
-        return month_bounds(text)
+        try:
+            return month_bounds(text)
+        except ValueError as exc:  # year 0000: the calendar starts at year 1
+            raise InvalidCampaignPeriod(f"period: {exc}") from exc
     match = _RANGE.match(text)
     if match is None:
         raise InvalidCampaignPeriod(

@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from services.handoff import campaigns
+from services.handoff.api import JSON_BODY
 from services.handoff.campaigns import CAMPAIGN_ID
 from services.handoff.reports import service
 from services.handoff.reports.errors import (
@@ -44,7 +45,13 @@ from services.handoff.reports.terms import ContractTerms
 from services.handoff.schemas import TEAM
 from services.handoff.settings import HandoffSettings
 from shared.auth import AdminScope, SalesScope
-from shared.problems import Forbidden, Unauthorized, problem_responses
+from shared.problems import (
+    Forbidden,
+    InvalidInput,
+    TooManyRequests,
+    Unauthorized,
+    problem_responses,
+)
 from shared.web import ReadSession, WriteSession
 
 WEB = Path(__file__).parent / "web"
@@ -61,7 +68,11 @@ _PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 
-router = APIRouter()
+# Every route but the page needs a key; InvalidInput: a query, path or body value FastAPI
+# refuses, answered as problem+json (without it, FastAPI documents its own JSON error).
+router = APIRouter(
+    responses=problem_responses(Unauthorized, Forbidden, TooManyRequests, InvalidInput)
+)
 
 
 def static_files() -> StaticFiles:
@@ -117,15 +128,42 @@ async def _scope(
     month: Month = None,
 ) -> Scope:
     """`month`, or `from`/`to`, or the current month."""
+    for parameter, day in (("from", from_), ("to", to)):
+        _in_range(parameter, day)
+    _in_range("month", _first_day(month))
     return Scope(resolve_period(from_, to, month, now=ctx.now), filters)
 
 
 async def _month_scope(
     ctx: Ctx, filters: Annotated[Filters, Depends(_filters)], month: Month = None
 ) -> Scope:
+    _in_range("month", _first_day(month))
     return Scope(month_period(month or month_of(ctx.now)), filters)
 
 
+EARLIEST = date(1900, 1, 1)
+LATEST = date(2999, 12, 31)
+"""Report periods lie within these days: the reports reach a day or a month past either
+end of a period, and the calendar ends at year 1 and 9999 (year 0 is none at all)."""
+
+
+def _first_day(month: str | None) -> date | None:
+    """The first day of a `YYYY-MM` (the pattern was checked), or None."""
+    if month is None:
+        return None
+    year, number = (int(part) for part in month.split("-"))
+    return date(max(year, 1), number, 1)
+
+
+def _in_range(parameter: str, day: date | None) -> None:
+    if day is not None and not EARLIEST <= day <= LATEST:
+        raise InvalidPeriod(
+            parameter, f"{parameter} must fall between {EARLIEST} and {LATEST}, got {day}"
+        )
+
+
+# Routes take their key first: dependencies run in parameter order, and a caller without a
+# key gets 401, not a 422 about the period (or a contract file read on its behalf).
 PeriodScope = Annotated[Scope, Depends(_scope)]
 MonthScope = Annotated[Scope, Depends(_month_scope)]
 _ERRORS = problem_responses(InvalidPeriod, Unauthorized, Forbidden)
@@ -141,7 +179,7 @@ _ERRORS = problem_responses(InvalidPeriod, Unauthorized, Forbidden)
     responses=_ERRORS,
 )
 async def funnel_report(
-    scope: PeriodScope, session: ReadSession, ctx: Ctx, _: SalesScope
+    _: SalesScope, scope: PeriodScope, session: ReadSession, ctx: Ctx
 ) -> FunnelReport:
     """The leads handoff received in the period (every scored lead, qualified or not) and how
     far each got: qualified, assigned, accepted, contacted, opportunity, won. A lead that
@@ -157,7 +195,7 @@ async def funnel_report(
     responses=_ERRORS,
 )
 async def sla_report(
-    scope: PeriodScope, session: ReadSession, ctx: Ctx, _: SalesScope
+    _: SalesScope, scope: PeriodScope, session: ReadSession, ctx: Ctx
 ) -> SlaReport:
     """Time to first contact per lead (p50, p90, distribution); per assignment, the
     first-contact and attempts clocks met, missed, open or stopped; attempts per lead; and
@@ -173,7 +211,7 @@ async def sla_report(
     responses=_ERRORS,
 )
 async def contribution_report(
-    scope: PeriodScope, session: ReadSession, ctx: Ctx, _: SalesScope
+    _: SalesScope, scope: PeriodScope, session: ReadSession, ctx: Ctx
 ) -> ContributionReport:
     """Shares of opportunities, of pipeline value and of won revenue, each against the
     contract's agreed share (pipeline and revenue kept apart), and the close rate of leads
@@ -189,7 +227,7 @@ async def contribution_report(
     responses=_ERRORS,
 )
 async def quota_report(
-    scope: MonthScope, session: ReadSession, ctx: Ctx, _: SalesScope
+    _: SalesScope, scope: MonthScope, session: ReadSession, ctx: Ctx
 ) -> QuotaReport:
     """Marketing-sourced leads received in the month that qualified, per day and in all,
     against `quota.qualified_per_month`, projected linearly to the month's end."""
@@ -204,7 +242,7 @@ async def quota_report(
     responses=_ERRORS,
 )
 async def reject_reasons_report(
-    scope: PeriodScope, session: ReadSession, ctx: Ctx, _: SalesScope
+    _: SalesScope, scope: PeriodScope, session: ReadSession, ctx: Ctx
 ) -> RejectReasonsReport:
     """Every rejection of the period's leads by reason code, overall and per campaign and
     source."""
@@ -219,7 +257,7 @@ async def reject_reasons_report(
     responses=_ERRORS,
 )
 async def cost_report(
-    scope: PeriodScope, session: ReadSession, ctx: Ctx, _: SalesScope
+    _: SalesScope, scope: PeriodScope, session: ReadSession, ctx: Ctx
 ) -> CostReport:
     """Each campaign's cost, spread evenly over its period's days, for the days it shares
     with the report's period, divided by the qualified leads it brought in the period. The
@@ -235,7 +273,7 @@ async def cost_report(
     responses=_ERRORS,
 )
 async def business_review_report(
-    scope: MonthScope, session: ReadSession, ctx: Ctx, _: SalesScope
+    _: SalesScope, scope: MonthScope, session: ReadSession, ctx: Ctx
 ) -> ReviewReport:
     """ "We added N new leads this month, which makes M leads currently under development.
     Sales received K qualified opportunities representing $X." and more; each figure is the
@@ -256,15 +294,16 @@ CampaignId = Annotated[str, PathParam(pattern=CAMPAIGN_ID)]
     responses={
         201: {"model": CampaignOut, "description": "a new campaign"},
         **problem_responses(InvalidCampaignPeriod, Unauthorized, Forbidden),
+        **JSON_BODY,
     },
 )
 async def put_campaign(
+    _: AdminScope,
     campaign_id: CampaignId,
     body: CampaignIn,
     session: WriteSession,
     ctx: Ctx,
     response: Response,
-    _: AdminScope,
 ) -> CampaignOut:
     """201 for a new campaign, 200 for a change. `period` is a month (`2026-11`) or
     first/last days (`2026-11-01/2026-12-15`); the cost is spread evenly over its days."""
@@ -281,7 +320,7 @@ async def put_campaign(
     summary="Every campaign with a cost",
     responses=problem_responses(Unauthorized, Forbidden),
 )
-async def list_campaigns(session: ReadSession, _: SalesScope) -> list[CampaignOut]:
+async def list_campaigns(_: SalesScope, session: ReadSession) -> list[CampaignOut]:
     """Campaigns and their costs, by id."""
     return await campaigns.list_campaigns(session)
 
@@ -293,7 +332,7 @@ async def list_campaigns(session: ReadSession, _: SalesScope) -> list[CampaignOu
     summary="One campaign's cost",
     responses=problem_responses(CampaignNotFound, Unauthorized, Forbidden),
 )
-async def get_campaign(campaign_id: CampaignId, session: ReadSession, _: SalesScope) -> CampaignOut:
+async def get_campaign(_: SalesScope, campaign_id: CampaignId, session: ReadSession) -> CampaignOut:
     """The campaign's name, cost, currency and period."""
     return await campaigns.get_campaign(session, campaign_id)
 

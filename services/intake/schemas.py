@@ -84,6 +84,23 @@ def _check_attribute_value(value: object) -> AttributeValue:
     raise ValueError("must be a string, number, boolean or null (no objects or lists)")
 
 
+_MAX_NUMBER_BITS = 512
+"""~154 digits: far past any number a text field could hold (a phone sent as a number)."""
+
+
+def _refuse_giant_number(value: object) -> object:
+    """Text fields take numbers as text (`coerce_numbers_to_str`), but turning an integer of
+    over 4300 digits into text raises a bare ValueError (Python's int-to-str limit), not a
+    validation error naming the field: refuse absurd integers before pydantic tries."""
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and value.bit_length() > _MAX_NUMBER_BITS
+    ):
+        raise ValueError("must be a string, not a number this long")
+    return value
+
+
 def _check_mapping(value: object, *, what: str, max_keys: int) -> object:
     """Count and key checks on a whole mapping, before its values are looked at."""
     if not isinstance(value, dict):
@@ -193,6 +210,14 @@ class LeadIn(BaseModel):
         default_factory=list, max_length=MAX_TOUCHES, description="What the lead did, oldest first"
     )
 
+    @field_validator(
+        "email", "first_name", "last_name", "company", "job_title", "country", "phone",
+        "source", "campaign_id", mode="before",
+    )  # fmt: skip
+    @classmethod
+    def _not_a_giant_number(cls, value: object) -> object:
+        return _refuse_giant_number(value)
+
     @field_validator("email")
     @classmethod
     def _normalize_email(cls, value: str) -> str:
@@ -239,6 +264,8 @@ class LeadIn(BaseModel):
                 raise ValueError(
                     f"unknown utm key(s) {', '.join(unknown[:5])}; allowed: {', '.join(UTM_KEYS)}"
                 )
+            for item in value.values():
+                _refuse_giant_number(item)
         return value
 
     @field_validator("utm")

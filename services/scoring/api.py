@@ -39,7 +39,9 @@ from shared.web import ReadSession, WriteSession
 router = APIRouter(
     prefix="/v1",
     tags=["scoring"],
-    responses=problem_responses(Unauthorized, Forbidden, TooManyRequests),
+    # InvalidInput: a query or path value FastAPI refuses, answered as problem+json (without
+    # it here, FastAPI documents its own application/json validation error instead).
+    responses=problem_responses(Unauthorized, Forbidden, TooManyRequests, InvalidInput),
 )
 
 
@@ -90,8 +92,17 @@ def _document_from_json(text: str) -> str:
     try:
         return ContractDocumentIn.model_validate(parsed).document
     except ValidationError as err:
-        raise InvalidInput(
-            'send {"document": "<yaml text>"}', errors=validation_problems(err.errors())
+        # Refused as a contract (line, path and pointer per issue), the 422 these routes
+        # document; a bare InvalidInput's errors lack the line and path that answer promises.
+        raise versions.ContractRefused.of(
+            [
+                ContractIssue(None, ".".join(str(part) for part in e["loc"]), message)
+                for e, message in zip(
+                    err.errors(),
+                    (p.message for p in validation_problems(err.errors())),
+                    strict=True,
+                )
+            ]
         ) from None
 
 
