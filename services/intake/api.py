@@ -78,7 +78,7 @@ def scoped(principal: Principal, key: str | None) -> str | None:
     return f"{principal.key_id}:{key}" if key else None
 
 
-def require_json(request: Request) -> None:
+async def require_json(request: Request) -> None:  # async: no thread hop per request
     ctype = media_type(request)
     if ctype != "application/json" and not ctype.endswith("+json"):
         raise UnsupportedMediaType(f"send application/json, not {ctype or 'nothing'!r}")

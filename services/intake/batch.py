@@ -98,6 +98,10 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+"""What `json.loads(text, parse_constant=...)` builds on every call, built once."""
+
+
 class NdjsonParser:
     """One JSON object per line; blank lines are skipped."""
 
@@ -124,7 +128,9 @@ class NdjsonParser:
         except UnicodeDecodeError:
             return _row_error(self._number, "is not valid UTF-8")
         try:
-            data = json.loads(text, parse_constant=_reject_constant)
+            if text.startswith("\ufeff"):  # as json.loads says it
+                raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+            data = _DECODER.decode(text)
         except json.JSONDecodeError as exc:
             return _row_error(self._number, f"is not valid JSON: {exc.msg} (column {exc.colno})")
         except ValueError as exc:

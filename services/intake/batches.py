@@ -9,6 +9,7 @@ still sending cannot be made to deadlock on a server that is already answering.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -17,12 +18,13 @@ from typing import IO, Any
 from pydantic import ValidationError
 
 from services.intake.batch import BatchFormat, BatchParser, LineTooLong, Row
-from services.intake.dedupe import Outcome, Submission
+from services.intake.dedupe import Submission
 from services.intake.problems import TooLarge
 from services.intake.schemas import (
     BatchRowResult,
     BatchSummary,
     FieldError,
+    LeadAccepted,
     LeadIn,
     field_errors,
 )
@@ -63,6 +65,25 @@ class BatchReport:
         if result.replayed:
             self.summary.replayed += 1
         self.spool.write(result.model_dump_json(exclude_defaults=True).encode() + b"\n")
+
+    def add_stored(self, number: int, answer: LeadAccepted, replayed: bool) -> None:
+        """`add` for an accepted or duplicate row, without a model per row: the same line
+        `BatchRowResult(...).model_dump_json(exclude_defaults=True)` writes."""
+        lead_id, duplicate_of = answer.lead_id, answer.duplicate_of
+        if not _is_plain(lead_id) or (duplicate_of is not None and not _is_plain(duplicate_of)):
+            self.add(_stored_result(number, answer, replayed))
+            return
+        line = f'{{"row":{number},"status":"{answer.status}","lead_id":"{lead_id}"'
+        if duplicate_of is not None:
+            line += f',"duplicate_of":"{duplicate_of}"'
+        if replayed:
+            line += ',"replayed":true'
+            self.summary.replayed += 1
+        if answer.status == "accepted":
+            self.summary.accepted += 1
+        else:
+            self.summary.duplicate += 1
+        self.spool.write(line.encode() + b"}\n")
 
     def json_chunks(self) -> Iterator[bytes]:
         """`{"summary": {...}, "rows": [...]}` in pieces of about 64 KiB (a sync iterator:
@@ -158,7 +179,7 @@ class _Reader:
 
     async def _store(self, rows: list[Row]) -> None:
         """Validate a chunk; its valid rows become leads in one transaction."""
-        results: list[BatchRowResult | None] = []
+        results: list[BatchRowResult | tuple[LeadAccepted, bool] | None] = []
         pending: list[tuple[int, Submission]] = []
         for row in rows:
             result = self._validate(row)
@@ -179,10 +200,16 @@ class _Reader:
                 )
             self.ctx.on_commit()
             for (at, _), outcome in zip(pending, outcomes, strict=True):
-                results[at] = self._answer(rows[at].number, outcome)
-        for answered in results:
-            assert answered is not None
-            self.report.add(answered)
+                if outcome.answer is None:
+                    results[at] = self._conflict(rows[at].number)
+                else:
+                    results[at] = (outcome.answer, outcome.replayed)
+        for row, answered in zip(rows, results, strict=True):
+            if isinstance(answered, BatchRowResult):
+                self.report.add(answered)
+            else:
+                assert answered is not None
+                self.report.add_stored(row.number, *answered)
         self.last_row = rows[-1].number
 
     def _validate(self, row: Row) -> BatchRowResult | Submission:
@@ -202,25 +229,34 @@ class _Reader:
         key = self.options.idempotency_key
         return Submission(lead, f"{key}:{row.number}" if key else None)
 
-    def _answer(self, number: int, outcome: Outcome) -> BatchRowResult:
-        if outcome.answer is None:
-            metrics.LEADS_REJECTED.labels(self.options.channel, "idempotency_conflict").inc()
-            return BatchRowResult(
-                row=number,
-                status="rejected",
-                errors=[
-                    FieldError(
-                        pointer="",
-                        message="this row's idempotency key was used for a different row; "
-                        "send a changed file with a new Idempotency-Key",
-                    )
-                ],
-            )
-        answer = outcome.answer
+    def _conflict(self, number: int) -> BatchRowResult:
+        metrics.LEADS_REJECTED.labels(self.options.channel, "idempotency_conflict").inc()
         return BatchRowResult(
             row=number,
-            status=answer.status,
-            lead_id=answer.lead_id,
-            duplicate_of=answer.duplicate_of,
-            replayed=outcome.replayed,
+            status="rejected",
+            errors=[
+                FieldError(
+                    pointer="",
+                    message="this row's idempotency key was used for a different row; "
+                    "send a changed file with a new Idempotency-Key",
+                )
+            ],
         )
+
+
+_PLAIN_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
+
+
+def _is_plain(text: str) -> bool:
+    """Ids that JSON writes as they are (lead ids are UUIDs), so no escaping can differ."""
+    return _PLAIN_ID.fullmatch(text) is not None
+
+
+def _stored_result(number: int, answer: LeadAccepted, replayed: bool) -> BatchRowResult:
+    return BatchRowResult(
+        row=number,
+        status=answer.status,
+        lead_id=answer.lead_id,
+        duplicate_of=answer.duplicate_of,
+        replayed=replayed,
+    )

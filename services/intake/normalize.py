@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 
 import email_validator
 import phonenumbers
@@ -32,6 +32,41 @@ _NAME_KEY_DROP = re.compile(r"[^a-z0-9 ]+")
 _SPACES = re.compile(r"\s+")
 
 
+# The plain ASCII addresses almost every lead has (dot-atom local part, LDH host name with
+# a dot), which email-validator accepts and normalises to themselves with the host name
+# lower-cased. Labels are 1-63 characters and cannot start or end with a hyphen.
+_ATEXT = r"[a-zA-Z0-9_!#$%&'*+\-/=?^`{|}~]"
+_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])?"
+_PLAIN_EMAIL = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*@{_LABEL}(?:\.{_LABEL})+")
+_PLAIN_MAX_LENGTH = 254  # email-validator's limit for the whole address
+_PLAIN_MAX_LOCAL = 64  # its limit before the @-sign in strict mode
+# Special-use names (.local, .test, ...) and their subdomains: by their last label, which
+# finds a few more than the list names (left to email-validator too), never fewer.
+_SPECIAL_USE_TLDS = frozenset(
+    n.rpartition(".")[2] for n in email_validator.SPECIAL_USE_DOMAIN_NAMES
+)
+
+
+def _plain_email(text: str) -> str | None:
+    """The normalised form of a plain ASCII address that email-validator accepts, or None
+    when the address needs its full rules (anything else, accepted or not): the same result
+    for a fraction of the work. tests/unit/intake/test_email_fast_path.py checks that both
+    agree."""
+    if len(text) > _PLAIN_MAX_LENGTH or _PLAIN_EMAIL.fullmatch(text) is None:
+        return None
+    local, _, domain = text.partition("@")
+    # A top-level domain ends with a letter; "ab--" labels are Punycode (xn--) or reserved;
+    # special-use names are email-validator's to judge.
+    if len(local) > _PLAIN_MAX_LOCAL or not domain[-1].isalpha():
+        return None
+    domain = domain.lower()
+    if "--" in domain and any(label[2:4] == "--" for label in domain.split(".")):
+        return None
+    if domain.rpartition(".")[2] in _SPECIAL_USE_TLDS:
+        return None
+    return text.lower()
+
+
 def normalize_email(raw: str) -> str:
     """Canonical, lower-cased address, so one person is one key however they typed it."""
     text = raw.strip()
@@ -39,6 +74,9 @@ def normalize_email(raw: str) -> str:
         raise ValueError("must not be empty")
     if len(text) > MAX_EMAIL_LENGTH:
         raise ValueError(f"must be at most {MAX_EMAIL_LENGTH} characters")
+    plain = _plain_email(text)
+    if plain is not None:
+        return plain
     try:
         checked = email_validator.validate_email(text, check_deliverability=False)
     except email_validator.EmailNotValidError as exc:
@@ -120,8 +158,11 @@ def _name_key(text: str) -> str:
     return words.removeprefix("the ")
 
 
+@lru_cache(maxsize=1024)
 def normalize_country(raw: str) -> str:
-    """ISO 3166-1 alpha-2 from a code or an English name, so routing rules match one spelling."""
+    """ISO 3166-1 alpha-2 from a code or an English name, so routing rules match one spelling.
+
+    Cached: a batch spells a few countries thousands of times (refusals are not cached)."""
     text = clean_text(raw, max_len=MAX_COUNTRY_LENGTH)
     if not text:
         raise ValueError("must not be empty")
