@@ -5,6 +5,14 @@ its outbox rows commit together; offsets are committed only after that. A redeli
 message finds its inbox row and changes nothing. A message that cannot be processed goes
 to `<topic>.dlq` (through the outbox, in the same transaction) with the error attached.
 A transient failure (database or broker down) rolls the batch back and retries it.
+
+A broker can come back without what it held (Tansu's memory engine restarts empty: topics,
+groups, committed offsets, records). Two rules keep a consumer from skipping what the
+relays then publish (or publish again) there: offsets are committed only for records
+fetched under the current assignment (a rejoin resets positions from the new broker's
+committed offsets, which an old batch must not overwrite), and a partition whose log ends
+below our position is read again from its beginning (the inbox makes that a no-op for
+what was processed before).
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
 from shared.db import is_transient
-from shared.events import Event, dlq, parse_event
+from shared.events import COMPACTED_TOPICS, Event, dlq, parse_event, tombstone
 from shared.inbox import Inbox
 from shared.kafka import ensure_topics, new_consumer, stop_quietly
 from shared.logging import trace_id
@@ -71,7 +79,7 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         await self.loop.commit_pending(from_loop=False)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        return None
+        self.loop.assigned()
 
 
 class Consumer:
@@ -103,6 +111,10 @@ class Consumer:
         self._stopping = False
         self._consumer: Any = None
         self._pending: dict[Any, int] = {}
+        self._epoch = 0
+        """Counts assignments: a batch fetched under an earlier one commits nothing."""
+        self._next: dict[Any, int] = {}
+        """Per partition, the offset after the last record this assignment processed."""
         self._lag_checked = 0.0
         self.running = False
         self.processed = 0
@@ -145,6 +157,7 @@ class Consumer:
             batch = await self._consumer.getmany(
                 timeout_ms=200, max_records=self.settings.consumer_batch_size
             )
+            epoch = self._epoch
             self.running = bool(self._consumer.assignment())
             self.heartbeat = time.monotonic()
             if batch:
@@ -153,17 +166,57 @@ class Consumer:
                 except Exception as exc:
                     if not is_transient(exc):
                         raise
-                    log.warning("batch failed, will retry: %s", exc)
                     for tp, msgs in batch.items():
                         self._consumer.seek(tp, msgs[0].offset)
+                    wait = getattr(exc, "wait", None)
+                    if wait is not None:  # e.g. a lead's key on its way: retry once it is here
+                        log.debug("batch waits, will retry: %s", exc)
+                        await wait()
+                        continue
+                    log.warning("batch failed, will retry: %s", exc)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
                 backoff = 0.1
-                for tp, msgs in batch.items():
-                    self._pending[tp] = msgs[-1].offset + 1
+                if epoch == self._epoch:
+                    for tp, msgs in batch.items():
+                        self._pending[tp] = self._next[tp] = msgs[-1].offset + 1
+                else:  # fetched before a rebalance: redelivered from the new positions
+                    log.info("batch outlived its assignment; its offsets are not committed")
                 await self.commit_pending()
+            await self._rewind_if_log_shrank()
             await self._refresh_lag()
+
+    def assigned(self) -> None:
+        """A new assignment: positions come from the group's committed offsets now."""
+        self._epoch += 1
+        self._pending.clear()
+        self._next.clear()
+
+    async def _rewind_if_log_shrank(self) -> None:
+        """A partition whose log now ends below the offset we read up to lost its records
+        (a broker that came back empty): read it again from the beginning rather than
+        wait, at a stale position, for the log to grow past it and skip what came before.
+        Free: the high watermark comes with every fetch response (only a successful fetch
+        at our position sets it)."""
+        assert self._consumer is not None
+        held = self._consumer.assignment()
+        shrank = [
+            tp
+            for tp, position in self._next.items()
+            if tp in held and (hw := self._consumer.highwater(tp)) is not None and hw < position
+        ]
+        if not shrank:
+            return
+        log.warning(
+            "consumer %s: log ends below our position on %s; reading it again from the start",
+            self.group,
+            ", ".join(f"{tp.topic}[{tp.partition}]" for tp in shrank),
+        )
+        for tp in shrank:
+            del self._next[tp]
+            self._pending.pop(tp, None)
+        await self._consumer.seek_to_beginning(*shrank)
 
     async def commit_pending(self, *, from_loop: bool = True) -> None:
         """Commit processed offsets, bounded in time. A commit aiokafka keeps retrying (a
@@ -321,6 +374,8 @@ class Consumer:
 
 
 def _parse(msg: Any) -> _Item:
+    if msg.value is None and msg.topic in COMPACTED_TOPICS:  # a delete marker, not poison
+        return _Item(msg, tombstone(msg.topic, msg.partition, msg.offset, msg.key), None)
     try:
         return _Item(msg, parse_event(msg.value or b""), None)
     except Exception as exc:  # any malformed input is a dead letter, never a crash

@@ -8,7 +8,7 @@ tables in the service's own file.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -125,7 +125,14 @@ async def ping(engine: AsyncEngine) -> None:
 
 class RetryLater(Exception):
     """Raise to say "not now, retry the whole unit of work" (a consumed batch is retried,
-    not dead-lettered; an HTTP request gets 503 with Retry-After)."""
+    not dead-lettered; an HTTP request gets 503 with Retry-After).
+
+    `wait`, if given, resolves when a retry is worth trying (say, once the awaited record
+    has been stored): a consumer retries then, instead of backing off."""
+
+    def __init__(self, *args: object, wait: Callable[[], Awaitable[None]] | None = None) -> None:
+        super().__init__(*args)
+        self.wait = wait
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -3,6 +3,11 @@
 A row is marked sent only after the broker acknowledged it (acks=all). A produce that
 times out has an unknown outcome (aio-libs/aiokafka#197), so the row stays and is sent
 again; consumers deduplicate by event id.
+
+Sent rows stay in the table, so an acknowledgement is not the end of the row's story: a
+broker can lose records it acknowledged (Tansu's memory engine comes back empty after a
+restart; Apache Kafka truncates a partition after an unclean leader election). The relay
+notices (see `Relay._check_broker`) and sends those rows again, in order.
 """
 
 from __future__ import annotations
@@ -10,10 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from aiokafka import TopicPartition
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -30,14 +38,30 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from shared import metrics
 from shared.db import RetryLater, is_sqlite, read_sessionmaker
 from shared.events import Event, serialize_event
-from shared.kafka import stop_quietly
+from shared.kafka import end_offsets, stop_quietly
 from shared.logging import trace_id
 
 log = logging.getLogger(__name__)
+
+PROBE_SECONDS = 1.0
+"""How often an idle relay asks the broker whether it still holds what it acknowledged."""
+
+
+class BrokerLostRecords(Exception):
+    """The broker no longer holds records it acknowledged to this relay."""
+
+    def __init__(self, topics: set[str]) -> None:
+        super().__init__(f"the broker lost acknowledged records of {sorted(topics)}")
+        self.topics = topics
+
+
+TOMBSTONE = "leadrelay_tombstone"
+"""Outbox header (never sent) of a row the relay publishes with a null value."""
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -95,6 +119,17 @@ class Outbox:
             )
         await session.execute(self.table.insert(), rows)
 
+    async def add_tombstone(self, session: AsyncSession, *, topic: str, key: str) -> None:
+        """A null value for `key` on a compacted topic: the broker drops the key's records."""
+        await self.add_raw(
+            session,
+            event_id=f"tombstone:{uuid.uuid4()}",
+            topic=topic,
+            key=key,
+            payload=b"",
+            headers={TOMBSTONE: "1"},
+        )
+
     async def add_raw(
         self,
         session: AsyncSession,
@@ -136,6 +171,8 @@ class Relay:
         poll_seconds: float = 1.0,
         read_sessions: async_sessionmaker[AsyncSession] | None = None,
         send_timeout: float = 15.0,
+        replay_window: timedelta | None = None,
+        probe_seconds: float = PROBE_SECONDS,
     ) -> None:
         self.service = service
         self.table = table
@@ -144,6 +181,9 @@ class Relay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.send_timeout = send_timeout
+        self.replay_window = replay_window
+        """How far back rows are sent again when the broker lost records (None: all)."""
+        self.probe_seconds = probe_seconds
         self._wake = asyncio.Event()
         self._sqlite = is_sqlite(str(sessionmaker.kw["bind"].url))
         self._read_sessionmaker = read_sessions or read_sessionmaker(sessionmaker.kw["bind"])
@@ -151,6 +191,14 @@ class Relay:
         self.producer: Any = None
         self.broker_ok = False
         self.last_error: str | None = None
+        self._acked: dict[TopicPartition, tuple[int, int]] = {}
+        """Per partition written to: (lowest offset acked in the last send that reached
+        it, highest offset ever acked), on the broker as it is now."""
+        self._lost: set[str] = set()
+        """Topics whose sent rows must be sent again (the broker lost records of them)."""
+        self._probed = 0.0
+        self.replayed = 0
+        """Rows sent again because the broker had lost them."""
 
     def wake(self) -> None:
         """Called after a commit that added rows, so they go out without waiting for a poll."""
@@ -195,10 +243,21 @@ class Relay:
             self._wake.clear()
 
     async def publish_once(self) -> int:
-        """One batch: send unsent rows in order, await every ack, then mark those sent."""
-        if self._sqlite:
-            return await self._publish_without_lock()
-        return await self._publish_skip_locked()
+        """One batch: send unsent rows in order, await every ack, then mark those sent.
+        Rows of topics the broker lost records of are first made unsent again."""
+        if self._lost:
+            await self._replay()
+        try:
+            if self._sqlite:
+                sent = await self._publish_without_lock()
+            else:
+                sent = await self._publish_skip_locked()
+        except BrokerLostRecords as exc:  # found before sending: nothing went out
+            self._lost |= exc.topics
+            sent = 0
+        if self._lost:  # found before sending, or by this batch's acknowledgements
+            await self._replay()
+        return sent
 
     def _unsent(self) -> Any:
         t = self.table
@@ -217,7 +276,10 @@ class Relay:
                 sent = await self._send(rows)
                 await self._mark_sent(session, sent)
             await self._observe_backlog(session)
-        return await self._settle(rows, sent if rows else [])
+        if not rows:
+            await self._probe_if_due()
+            return 0
+        return await self._settle(rows, sent)
 
     async def _publish_without_lock(self) -> int:
         """SQLite (one relay per file): read, send and mark in separate steps, so the
@@ -226,6 +288,7 @@ class Relay:
             rows = (await session.execute(self._unsent())).all()
             await self._observe_backlog(session)
         if not rows:
+            await self._probe_if_due()
             return 0
         sent = await self._send(rows)
         if any(err is None for _, err in sent):
@@ -234,14 +297,15 @@ class Relay:
         return await self._settle(rows, sent)
 
     async def _send(self, rows: Sequence[Any]) -> list[tuple[Any, BaseException | None]]:
-        await self._check_topics({row.topic for row in rows})
+        await self._check_broker({row.topic for row in rows})
         futures = []
         for row in rows:
-            headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
+            given = row.headers or {}
+            headers = [(k, str(v).encode()) for k, v in given.items() if k != TOMBSTONE]
             futures.append(
                 await self.producer.send(
                     row.topic,
-                    value=row.payload,
+                    value=None if TOMBSTONE in given else row.payload,
                     key=row.key.encode() if row.key else None,
                     headers=headers,
                 )
@@ -252,19 +316,104 @@ class Relay:
         results = await asyncio.wait_for(
             asyncio.gather(*futures, return_exceptions=True), timeout=self.send_timeout
         )
+        self._note_acks(results)
         return [
             (row, r if isinstance(r, BaseException) else None)
             for row, r in zip(rows, results, strict=True)
         ]
 
-    async def _check_topics(self, topics: set[str]) -> None:
-        """Fresh metadata before each batch: a broker that restarted empty must not take
-        records for partitions it no longer has (Tansu acknowledges and drops them). A
-        missing topic sends us back through the producer factory, which creates it."""
-        await self.producer.client.force_metadata_update()
-        missing = topics - set(self.producer.client.cluster.topics())
+    async def _check_broker(self, topics: set[str]) -> None:
+        """Before each batch, fresh metadata and, in the same round trip time, the end
+        offset of every partition this relay has acknowledged records on.
+
+        - A partition whose end lies at or below the lowest offset acknowledged in the
+          last send that reached it, or whose topic is gone, lost records the broker had
+          acknowledged (Tansu's ListOffsets answers the last batch's base offset + 1, so
+          the highest acknowledged offset would be a false alarm): BrokerLostRecords, and
+          `publish_once` makes the topic's sent rows unsent again before anything newer
+          goes out, so each key's events reach the new log in their order.
+        - A missing topic sends us back through the producer factory, which creates it: a
+          broker that restarted empty must not take records for partitions it no longer
+          has (Tansu would create the topic with its own partition count, or drop them;
+          no client's metadata request creates one, see `shared.kafka._NoAutoCreate`).
+
+        Both run per batch (and about once a second when idle), never per record; the
+        offsets request goes out alongside the metadata one, so it adds no latency."""
+        client = self.producer.client
+        marks = dict(self._acked)
+        for topic in topics | {tp.topic for tp in marks}:
+            client.add_topic(topic)  # a client's metadata covers only the topics it tracks
+
+        async def probe() -> dict[TopicPartition, int]:
+            return await end_offsets(client, marks) if marks else {}
+
+        updated, ends = await asyncio.gather(client.force_metadata_update(), probe())
+        self._probed = time.monotonic()
+        present = set(client.cluster.topics())
+        if updated:  # the broker answered for every tracked topic: one it left out is gone
+            ends.update({tp: -1 for tp in marks if tp.topic not in present})
+        self._lost_below(marks, ends)
+        missing = topics - present
         if missing:
             raise RetryLater(f"topics missing on the broker: {sorted(missing)}")
+
+    async def _probe_if_due(self) -> None:
+        """An idle relay checks too, now and then: rows it sent before the broker lost them
+        must go out again even when nothing new comes."""
+        if self._acked and time.monotonic() - self._probed >= self.probe_seconds:
+            await self._check_broker(set())
+
+    def _lost_below(
+        self, marks: dict[TopicPartition, tuple[int, int]], ends: dict[TopicPartition, int]
+    ) -> None:
+        lost = {tp.topic for tp, end in ends.items() if end <= marks[tp][0]}
+        if lost:
+            self._forget(lost)
+            raise BrokerLostRecords(lost)
+
+    def _note_acks(self, results: Sequence[Any]) -> None:
+        """Remember what the broker acknowledged. An offset at or below one it acknowledged
+        before means a new, shorter log: the topic's earlier rows are lost with the old one."""
+        sent: dict[TopicPartition, list[int]] = {}
+        for r in results:
+            if not isinstance(r, BaseException):
+                sent.setdefault(r.topic_partition, []).append(r.offset)
+        lost = {
+            tp.topic
+            for tp, offsets in sent.items()
+            if tp in self._acked and min(offsets) <= self._acked[tp][1]
+        }
+        if lost:
+            self._forget(lost)
+            self._lost |= lost
+        for tp, offsets in sent.items():
+            highest = max(max(offsets), self._acked[tp][1] if tp in self._acked else -1)
+            self._acked[tp] = (min(offsets), highest)
+
+    def _forget(self, topics: set[str]) -> None:
+        for tp in [tp for tp in self._acked if tp.topic in topics]:
+            del self._acked[tp]
+
+    async def _replay(self) -> None:
+        """Make the sent rows of the topics the broker lost records of unsent again (within
+        `replay_window`); the next batches send them in order, ahead of anything newer.
+        Consumers deduplicate by event id, so what they had already read is a no-op."""
+        topics = set(self._lost)
+        t = self.table
+        where: list[ColumnElement[bool]] = [t.c.topic.in_(sorted(topics)), t.c.sent_at.is_not(None)]
+        if self.replay_window is not None:
+            where.append(t.c.sent_at >= datetime.now(UTC) - self.replay_window)
+        async with self.sessionmaker() as session, session.begin():
+            result = await session.execute(update(t).where(*where).values(sent_at=None))
+        self._lost -= topics
+        count = int(getattr(result, "rowcount", 0) or 0)
+        self.replayed += count
+        log.warning(
+            "the broker lost records it had acknowledged on %s: sending %d outbox rows again",
+            ", ".join(sorted(topics)),
+            count,
+        )
+        self._wake.set()
 
     async def _mark_sent(
         self, session: AsyncSession, sent: list[tuple[Any, BaseException | None]]

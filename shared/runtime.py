@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,8 +81,18 @@ class Runtime:
         group: str,
         handler: Handler | None = None,
         batch_handler: BatchHandler | None = None,
+        on_commit: Callable[[], None] | None = None,
     ) -> Consumer:
-        """Register a consume loop: `handler` per event, or `batch_handler` per batch."""
+        """Register a consume loop: `handler` per event, or `batch_handler` per batch;
+        `on_commit` runs after each batch's transaction commits (besides waking the relay)."""
+        wake = self.relay.wake
+        if on_commit is not None:
+            extra = on_commit
+
+            def wake() -> None:
+                self.relay.wake()
+                extra()
+
         consumer = Consumer(
             settings=self.settings,
             topics=topics,
@@ -92,7 +102,7 @@ class Runtime:
             sessionmaker=self.sessionmaker,
             inbox=self.plumbing.inbox,
             outbox=self.plumbing.outbox,
-            on_commit=self.relay.wake,
+            on_commit=wake,
         )
         self.consumers.append(consumer)
         return consumer

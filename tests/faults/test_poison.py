@@ -16,6 +16,7 @@ from shared.events import (
     TOPIC_RECEIVED,
     TOPIC_SCORED,
     Decision,
+    Event,
     LeadData,
     LeadReceived,
     LeadScored,
@@ -23,6 +24,7 @@ from shared.events import (
     dlq,
     serialize_event,
 )
+from shared.pii import DataKey, seal_event
 from tests.faults.conftest import POISON, LeadPoster, Stack, audit, meanwhile, topic_snapshot
 
 pytestmark = pytest.mark.faults
@@ -47,13 +49,33 @@ def _decision(lead_id: str) -> Decision:
     )
 
 
+def _received_event(lead_id: str) -> LeadReceived:
+    return LeadReceived(source="/poison", subject=lead_id, data=_lead(lead_id))
+
+
+def _scored_event(lead_id: str) -> LeadScored:
+    data = LeadScoredData(decision=_decision(lead_id), lead=_lead(lead_id))
+    return LeadScored(source="/poison", subject=lead_id, data=data)
+
+
 def _received(lead_id: str) -> bytes:
-    return serialize_event(LeadReceived(source="/poison", subject=lead_id, data=_lead(lead_id)))
+    return _plaintext(_received_event(lead_id))
 
 
 def _scored(lead_id: str) -> bytes:
-    data = LeadScoredData(decision=_decision(lead_id), lead=_lead(lead_id))
-    return serialize_event(LeadScored(source="/poison", subject=lead_id, data=data))
+    return _plaintext(_scored_event(lead_id))
+
+
+def _plaintext(event: Event) -> bytes:
+    """A producer that does not seal (serialize_event refuses to): consumers take such a
+    lead on without its personal fields, so the poison fails for what it is."""
+    return event.model_dump_json(exclude_none=True).encode()
+
+
+def _sealed_without_key(event: Event) -> bytes:
+    """Sealed with a key that never reaches leads.keys: dead-lettered once the consumer has
+    waited LEADRELAY_KEY_WAIT_SECONDS for it, and the partition goes on."""
+    return serialize_event(seal_event(event, DataKey.new()))
 
 
 def _envelope(lead_id: str, event_type: str, data: Any) -> bytes:
@@ -88,6 +110,9 @@ def poisons(topic: str) -> dict[str, bytes | None]:
         ),
         f"{POISON}wrong-type-{tag}": wrong(f"{POISON}wrong-type-{tag}"),
         unstorable: own(unstorable),
+        f"{POISON}no-key-{tag}": _sealed_without_key(
+            (_received_event if topic == TOPIC_RECEIVED else _scored_event)(f"{POISON}no-key-{tag}")
+        ),
     }
 
 
