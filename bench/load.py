@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from shared.events import LeadData, LeadReceived, Touch, serialize_event
+from shared.events import LeadData, LeadKeyIssued, LeadReceived, Touch, serialize_event
+from shared.pii import DataKey, seal_event
 
 
 def lead_body(run: str, i: int, touched_at: datetime) -> dict[str, object]:
@@ -43,12 +44,13 @@ def lead_bodies(n: int) -> list[bytes]:
     return [json.dumps(lead_body(run, i, touched_at)).encode() for i in range(n)]
 
 
-def received_events(n: int) -> list[tuple[bytes, bytes]]:
-    """n `lead.received` events as intake's relay publishes them: (key = lead id, value)."""
+def received_events(n: int) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]:
+    """n `lead.received` events as intake's relay publishes them: (key = lead id, value),
+    personal fields sealed; and the `lead.key` records (for leads.keys) that open them."""
     run = uuid.uuid4().hex[:8]
     now = datetime.now(UTC)
     touch = Touch(type="form_submit", at=now - timedelta(hours=1), detail="pricing page")
-    records = []
+    records, keys = [], []
     for i in range(n):
         lead_id = str(uuid.uuid4())
         data = LeadData(
@@ -64,9 +66,14 @@ def received_events(n: int) -> list[tuple[bytes, bytes]]:
             touches=(touch,),
             received_at=now,
         )
+        key = DataKey.new()
+        issued = LeadKeyIssued(
+            source="/leadrelay/intake", subject=lead_id, data=key.record(lead_id, now)
+        )
+        keys.append((lead_id.encode(), serialize_event(issued)))
         event = LeadReceived(source="/leadrelay/intake", subject=lead_id, data=data)
-        records.append((lead_id.encode(), serialize_event(event)))
-    return records
+        records.append((lead_id.encode(), serialize_event(seal_event(event, key))))
+    return records, keys
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from bench.load import received_events
 from bench.procs import wait_ready
 from bench.report import Figure, Target, figure, missing
 from bench.stack import Stack
-from shared.events import ALL_TOPICS, TOPIC_RECEIVED, TOPIC_SCORED
+from shared.events import ALL_TOPICS, TOPIC_KEYS, TOPIC_RECEIVED, TOPIC_SCORED
 
 TARGET = Target(">= 0.5 of baseline", min_ratio=0.5)
 FIGURES = [("scoring_rate", "leads/s", TARGET)]
@@ -23,8 +23,9 @@ async def run(stack: Stack, scale: Scale) -> list[Figure]:
     from its readiness until every lead's `lead.scored` is on leads.scored."""
     name, unit, n = "scoring_rate", "leads/s", scale.scoring_leads
     await create_topics(stack.bootstrap, ALL_TOPICS)
-    records = received_events(n)
+    records, keys = received_events(n)
     async with producer(stack.bootstrap) as p:
+        await produce_all(p, TOPIC_KEYS, keys)
         await produce_all(p, TOPIC_RECEIVED, records)
 
     async with assigned_consumer(stack.bootstrap, TOPIC_RECEIVED) as c:

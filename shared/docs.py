@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from shared.events import ALL_TOPICS, EVENT_TYPES, TOPICS, Event, dlq
+from shared.events import ALL_TOPICS, EVENT_TYPES, TOPICS, Event, LeadErased, dlq
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "events"
@@ -20,13 +20,19 @@ _TOPIC_SUMMARIES = {
     "leads.scored": "Scoring's decision on each lead against the active contract version.",
     "leads.handoff": "Qualified leads assigned to a rep, with everything the rep needs.",
     "leads.feedback": "What sales did with each lead, and SLA events, for marketing.",
+    "leads.keys": "Each lead's data key (compacted, key = lead id); a null value (tombstone) "
+    "deletes it when the lead is erased, which makes its sealed personal fields unreadable.",
 }
 _PUBLISHERS = {
     "leads.received": "intake",
     "leads.scored": "scoring",
     "leads.handoff": "handoff",
     "leads.feedback": "handoff",
+    "leads.keys": "intake",
 }
+
+
+_ERASED_ON = {LeadErased.TOPIC, *LeadErased.ALSO_ON}
 
 
 def _schema_name(cls: type[Event]) -> str:
@@ -74,13 +80,14 @@ def asyncapi() -> dict[str, Any]:
         refs = {
             cls.__name__: {"$ref": f"#/components/messages/{cls.__name__}"}
             for cls in EVENT_TYPES.values()
-            if topic == cls.TOPIC
+            if topic == cls.TOPIC or topic in getattr(cls, "ALSO_ON", ())
         }
         channels[topic] = {"address": topic, "summary": _TOPIC_SUMMARIES[topic], "messages": refs}
         operations[f"publish_{topic.replace('.', '_')}"] = {
             "action": "send",
             "channel": {"$ref": f"#/channels/{topic}"},
-            "summary": f"published by {_PUBLISHERS[topic]} through its outbox",
+            "summary": f"published by {_PUBLISHERS[topic]} through its outbox"
+            + (" (lead.erased: each service passes it on)" if topic in _ERASED_ON else ""),
         }
     for topic in TOPICS:
         dead = dlq(topic)

@@ -10,13 +10,24 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 TOPIC_RECEIVED = "leads.received"
 TOPIC_SCORED = "leads.scored"
 TOPIC_HANDOFF = "leads.handoff"
 TOPIC_FEEDBACK = "leads.feedback"
-TOPICS = (TOPIC_RECEIVED, TOPIC_SCORED, TOPIC_HANDOFF, TOPIC_FEEDBACK)
+TOPIC_KEYS = "leads.keys"
+"""Each lead's data key (key = lead id; compacted; a null value once the lead is erased)."""
+TOPICS = (TOPIC_RECEIVED, TOPIC_SCORED, TOPIC_HANDOFF, TOPIC_FEEDBACK, TOPIC_KEYS)
+COMPACTED_TOPICS = frozenset({TOPIC_KEYS})
+"""Topics where a null value is a delete marker (tombstone); elsewhere it is poison."""
 
 
 def dlq(topic: str) -> str:
@@ -31,6 +42,32 @@ class Payload(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+WIRE = {"wire": True}
+"""Serialisation context for Kafka: personal fields leave only sealed (see shared/pii.py)."""
+
+
+class PlaintextOnWire(ValueError):
+    """Personal data was about to be written to a topic without being sealed first."""
+
+
+# The `_wire` serialisers below carry no return annotation on purpose: pydantic would take
+# it as the documented schema of the model (`Any` erases every property).
+
+
+def _on_wire(info: SerializationInfo) -> bool:
+    context = info.context
+    return bool(context and context.get("wire"))
+
+
+class Sealed(Payload):
+    """Personal fields encrypted with the lead's own data key (crypto-shredding): once the
+    key is deleted on erasure, every copy of this on every topic is unreadable."""
+
+    kid: str = Field(description="id of the lead's data key (published on leads.keys)")
+    alg: Literal["A256GCM"] = "A256GCM"
+    ct: str = Field(description="base64url of the 12-byte nonce, the ciphertext and the tag")
+
+
 # --- the lead as it travels ------------------------------------------------------------
 
 
@@ -39,14 +76,29 @@ class Touch(Payload):
 
     type: str = Field(description="e.g. form_submit, email_click, webinar, page_view, event_visit")
     at: datetime
-    detail: str | None = None
+    detail: str | None = Field(None, description="free text; on Kafka only inside `personal`")
+
+
+SEALED_FIELDS = ("email", "first_name", "last_name", "phone", "company", "job_title", "attributes")
+"""LeadData fields that travel only inside `personal` (plus every touch's `detail`)."""
+
+
+def _wire_schema(schema: dict[str, Any]) -> None:
+    for name in SEALED_FIELDS:
+        schema["properties"].pop(name, None)
+    schema["required"] = [r for r in schema.get("required", []) if r not in SEALED_FIELDS]
 
 
 class LeadData(Payload):
-    """A lead as intake accepted it: normalised contact, where it came from, what it did."""
+    """A lead as intake accepted it: normalised contact, where it came from, what it did.
+
+    In memory the personal fields are plaintext; on Kafka (`serialize_event`) they travel
+    only sealed in `personal`, and consumers open them on entry (shared/pii.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_wire_schema)
 
     lead_id: str
-    email: str = Field(description="Normalised email address (lower-cased)")
+    email: str = Field("", description="Normalised email address (lower-cased)")
     first_name: str | None = None
     last_name: str | None = None
     phone: str | None = Field(None, description="E.164")
@@ -62,6 +114,33 @@ class LeadData(Payload):
     touches: tuple[Touch, ...] = ()
     received_at: datetime
     revision: int = Field(1, description="1 when first received; +1 each time a duplicate merges")
+    personal: Sealed | None = Field(
+        None,
+        description="the personal fields (email, names, phone, company, job title, attributes, "
+        "touch details) sealed with the lead's data key; absent once the lead is erased",
+    )
+
+    @model_serializer(mode="wrap")
+    def _wire(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo):  # type: ignore[no-untyped-def]
+        out = handler(self)
+        if not _on_wire(info):
+            return out
+        if self.personal is None:
+            if self.has_personal_data():
+                raise PlaintextOnWire(f"lead {self.lead_id}: seal personal fields first")
+            return out
+        for name in SEALED_FIELDS:
+            out.pop(name, None)
+        for touch in out.get("touches", ()):
+            touch.pop("detail", None)
+        return out
+
+    def has_personal_data(self) -> bool:
+        return bool(
+            self.email
+            or any(getattr(self, name) for name in SEALED_FIELDS if name != "email")
+            or any(t.detail for t in self.touches)
+        )
 
 
 # --- scoring's decision ----------------------------------------------------------------
@@ -144,8 +223,20 @@ class LeadAssignedData(Payload):
     sla: SlaDue = SlaDue()
     rep_name: str | None = None
     brief: str | None = Field(
-        None, description="who the lead is, why it qualified and what it did, in a few lines"
+        None,
+        description="who the lead is, why it qualified and what it did, in a few lines; "
+        "on Kafka only inside `personal`",
     )
+    personal: Sealed | None = Field(None, description="the brief, sealed with the lead's key")
+
+    @model_serializer(mode="wrap")
+    def _wire(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo):  # type: ignore[no-untyped-def]
+        out = handler(self)
+        if _on_wire(info) and self.brief:
+            if self.personal is None:
+                raise PlaintextOnWire(f"lead {self.lead_id}: seal the brief first")
+            out.pop("brief", None)
+        return out
 
 
 FEEDBACK_KINDS = (
@@ -178,7 +269,19 @@ class RejectionReport(Payload):
     """Why a rep turned a lead down (kind `rejected`); `reason` is a fixed code."""
 
     reason: str
-    note: str | None = None
+    note: str | None = Field(None, description="free text; kept in handoff, never on Kafka")
+
+    @model_serializer(mode="wrap")
+    def _wire(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo):  # type: ignore[no-untyped-def]
+        return _without_note(handler(self), info)
+
+
+def _without_note(out: Any, info: SerializationInfo) -> Any:
+    """Sales' free-text notes may name the person: they stay in handoff (timeline,
+    webhooks), erasable, and never go on a topic."""
+    if _on_wire(info) and isinstance(out, dict):
+        out.pop("note", None)
+    return out
 
 
 class OutcomeReport(Payload):
@@ -188,7 +291,11 @@ class OutcomeReport(Payload):
     amount: float | None = None
     currency: str | None = Field(None, description="ISO 4217")
     reason: str | None = Field(None, description="why it was lost, a fixed code")
-    note: str | None = None
+    note: str | None = Field(None, description="free text; kept in handoff, never on Kafka")
+
+    @model_serializer(mode="wrap")
+    def _wire(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo):  # type: ignore[no-untyped-def]
+        return _without_note(handler(self), info)
 
 
 class SlaNotice(Payload):
@@ -223,6 +330,35 @@ class FeedbackData(Payload):
     rejection: RejectionReport | None = None
     outcome: OutcomeReport | None = None
     sla: SlaNotice | None = None
+
+    @model_serializer(mode="wrap")
+    def _wire(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo):  # type: ignore[no-untyped-def]
+        out = handler(self)
+        if _on_wire(info) and isinstance(out.get("detail"), dict):
+            out["detail"].pop("note", None)
+        return out
+
+
+# --- personal data: keys and erasure -----------------------------------------------------
+
+
+class LeadKeyData(Payload):
+    """A lead's data key: whoever holds it can open the lead's sealed personal fields."""
+
+    lead_id: str
+    kid: str
+    alg: Literal["A256GCM"] = "A256GCM"
+    key: str = Field(description="the 32-byte AES key, base64url")
+    created_at: datetime
+
+
+class LeadErasedData(Payload):
+    """A lead whose personal data was erased (GDPR art. 17); anonymous facts remain."""
+
+    lead_id: str
+    erasure_id: str = Field(description="intake's erasure request (GET /v1/erasures/{id})")
+    requested_at: datetime
+    erased_at: datetime = Field(description="when the publishing service erased its copies")
 
 
 # --- the envelope ----------------------------------------------------------------------
@@ -300,8 +436,64 @@ class LeadFeedback(Event):
     data: FeedbackData
 
 
+class LeadKeyIssued(Event):
+    """A lead's data key, published before the lead's first event; a null value (tombstone)
+    with the same Kafka key replaces it when the lead is erased."""
+
+    TYPE: ClassVar[str] = "com.leadrelay.lead.key.v1"
+    TOPIC: ClassVar[str] = TOPIC_KEYS
+    data: LeadKeyData
+
+
+class LeadErased(Event):
+    """A lead's personal data was erased; consumers erase their copies and pass it on."""
+
+    TYPE: ClassVar[str] = "com.leadrelay.lead.erased.v1"
+    TOPIC: ClassVar[str] = TOPIC_RECEIVED
+    ALSO_ON: ClassVar[tuple[str, ...]] = (TOPIC_SCORED, TOPIC_HANDOFF)
+    data: LeadErasedData
+
+
+class LeadErasedScored(LeadErased):
+    """lead.erased as scoring passes it on."""
+
+    TOPIC: ClassVar[str] = TOPIC_SCORED
+
+
+class LeadErasedHandoff(LeadErased):
+    """lead.erased as handoff passes it on, for sales tools."""
+
+    TOPIC: ClassVar[str] = TOPIC_HANDOFF
+
+
+class KeyTombstone(Event):
+    """Never on the wire as JSON: a consumed record whose value is null (a compacted topic's
+    delete marker), handed to handlers so a deleted key is not a poison message."""
+
+    TYPE: ClassVar[str] = "com.leadrelay.tombstone"
+    data: None = None
+
+
+def tombstone(topic: str, partition: int, offset: int, key: bytes | None) -> KeyTombstone:
+    """The event a null-valued record stands for; its id is its position (for the inbox)."""
+    return KeyTombstone(
+        id=f"tombstone:{topic}:{partition}:{offset}",
+        source=f"kafka:{topic}",
+        subject=key.decode("utf-8", "replace") if key else None,
+    )
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.TYPE: cls for cls in (LeadReceived, LeadUpdated, LeadScored, LeadAssigned, LeadFeedback)
+    cls.TYPE: cls
+    for cls in (
+        LeadReceived,
+        LeadUpdated,
+        LeadScored,
+        LeadAssigned,
+        LeadFeedback,
+        LeadKeyIssued,
+        LeadErased,
+    )
 }
 
 
@@ -323,4 +515,5 @@ def parse_event(raw: bytes | str) -> Event:
 
 
 def serialize_event(event: Event) -> bytes:
-    return event.model_dump_json(exclude_none=True).encode()
+    """The bytes for Kafka: personal fields sealed (PlaintextOnWire if one is not)."""
+    return event.model_dump_json(exclude_none=True, context=WIRE).encode()

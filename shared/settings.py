@@ -43,6 +43,9 @@ class ServiceSettings(BaseSettings):
         100.0, gt=0, description="requests per second per API key (token bucket refill)"
     )
     rate_limit_burst: float = Field(200.0, ge=1, description="requests one key may burst")
+    key_wait_seconds: float = Field(
+        30.0, gt=0, description="how long an event waits for its lead's data key before the DLQ"
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -10,7 +10,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
 
 from shared.auth import KeyStore
+from shared.events import TOPIC_KEYS, Event, LeadKeyIssued, parse_event, serialize_event
+from shared.pii import DataKey, lead_of, needs_key, open_event, seal_event
 from shared.tansu import free_port, start_tansu
 
 PG_HOST = os.environ.get("LEADRELAY_TEST_PG_HOST", "127.0.0.1")
@@ -128,10 +130,108 @@ async def read_topic(
     *,
     until: Callable[[list[dict[str, Any]]], bool],
     timeout: float = 15.0,
+    opened: bool = False,
 ) -> list[dict[str, Any]]:
     """Read a topic from the beginning with a plain consumer (no group) until `until` holds.
 
-    Each record: key, value (parsed JSON or raw bytes), headers, partition, offset."""
+    Each record: key, value (parsed JSON or raw bytes), headers, partition, offset. With
+    `opened`, each event's sealed personal fields are opened with the keys on leads.keys
+    (as a consumer would), so `value` shows them in clear; `until` sees opened records."""
+    if opened:
+        keys: dict[str, Any] = {}
+
+        async def opened_until(records: list[dict[str, Any]]) -> bool:
+            await open_records(bootstrap, records, keys)
+            return until(records)
+
+        return await _read(bootstrap, topic, until=opened_until, timeout=timeout)
+
+    async def plain(records: list[dict[str, Any]]) -> bool:
+        return until(records)
+
+    return await _read(bootstrap, topic, until=plain, timeout=timeout)
+
+
+async def read_all(bootstrap: str, topic: str, *, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """Every record on `topic` now (to the end offsets of when it started), raw: value is
+    the record's bytes (None for a tombstone), headers as bytes."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=10
+    )
+    await consumer.start()
+    out: list[dict[str, Any]] = []
+    try:
+        await consumer._client.force_metadata_update()
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in parts]
+        if not tps:
+            return out
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            positions = [await consumer.position(tp) for tp in tps]
+            if all(at >= ends[tp] for at, tp in zip(positions, tps, strict=True)):
+                break
+            batch = await consumer.getmany(timeout_ms=100)
+            for msgs in batch.values():
+                out += [
+                    {
+                        "topic": m.topic,
+                        "key": m.key,
+                        "value": m.value,
+                        "headers": list(m.headers),
+                        "partition": m.partition,
+                        "offset": m.offset,
+                    }
+                    for m in msgs
+                ]
+        else:
+            raise AssertionError(f"could not read {topic} to its end within {timeout}s")
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def read_keys(bootstrap: str) -> dict[str, Any]:
+    """The leads' data keys on leads.keys now: lead id -> DataKey, or None once erased."""
+    keys: dict[str, Any] = {}
+    for record in await read_all(bootstrap, TOPIC_KEYS):
+        lead_id = record["key"].decode()
+        if record["value"] is None:
+            keys[lead_id] = None
+        else:
+            event = parse_event(record["value"])
+            assert isinstance(event, LeadKeyIssued)
+            keys.setdefault(lead_id, DataKey.of(event.data))
+    return keys
+
+
+async def open_records(bootstrap: str, records: list[dict[str, Any]], keys: dict[str, Any]) -> None:
+    """Replace each sealed event value in `records` by the event opened (in place)."""
+    for record in records:
+        value = record["value"]
+        if not isinstance(value, dict) or record.get("opened"):
+            continue
+        event = parse_event(json.dumps(value))
+        if needs_key(event) and (event.subject or "") not in keys:
+            keys.update(await read_keys(bootstrap))
+        if needs_key(event) and keys.get(event.subject or "") is None:
+            continue  # not here yet, or erased: left sealed
+        done = open_event(event, keys)
+        if done is not None:
+            record["value"] = done.model_dump(mode="json", exclude_none=True)
+            record["opened"] = True
+
+
+async def _read(
+    bootstrap: str,
+    topic: str,
+    *,
+    until: Callable[[list[dict[str, Any]]], Awaitable[bool]],
+    timeout: float,
+) -> list[dict[str, Any]]:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
@@ -171,11 +271,33 @@ async def read_topic(
                             "offset": m.offset,
                         }
                     )
-            if until(records):
+            if await until(records):
                 break
         return records
     finally:
         await consumer.stop()
+
+
+_TEST_KEYS: dict[str, DataKey] = {}
+
+
+def on_the_wire(*events: Event) -> list[tuple[str, str, bytes]]:
+    """(topic, key, value) records for events as LeadRelay publishes them: each lead's data
+    key on leads.keys first, its personal fields sealed (tests build plaintext events)."""
+    out: list[tuple[str, str, bytes]] = []
+    for event in events:
+        lead = lead_of(event)
+        if lead is not None and lead.personal is None and lead.has_personal_data():
+            key = _TEST_KEYS.setdefault(lead.lead_id, DataKey.new())
+            issued = LeadKeyIssued(
+                source="/tests",
+                subject=lead.lead_id,
+                data=key.record(lead.lead_id, lead.received_at),
+            )
+            out.append((TOPIC_KEYS, lead.lead_id, serialize_event(issued)))
+            event = seal_event(event, key)
+        out.append((event.TOPIC, event.key, serialize_event(event)))
+    return out
 
 
 async def eventually(

@@ -18,8 +18,10 @@ from services.handoff.errors import LeadNotFound
 from services.handoff.planner import Needs, Plan, needs_of_lead, needs_of_scores
 from services.handoff.roster import Accounts, Roster
 from services.handoff.service import Handoff, labels, publish_many
+from services.handoff.tables import keyring
 from shared import metrics
-from shared.events import Event, LeadScored
+from shared.events import Event, LeadAssigned, LeadScored
+from shared.pii import for_wire, seal_brief
 
 
 async def receive_scored(session: AsyncSession, event: Event, *, handoff: Handoff) -> None:
@@ -128,13 +130,30 @@ async def apply_plan(session: AsyncSession, plan: Plan) -> None:
     )
     new, stored = plan.roster.rotation_rows()
     await store.save_rotation(session, new=new, changed=stored)
-    await publish_many(session, [h.event for h in plan.handovers], now=plan.now)
+    await publish_many(
+        session, await _sealed(session, [h.event for h in plan.handovers]), now=plan.now
+    )
     if plan.queue_changed:
         await observe_queue(session)
     for handover in plan.handovers:
         metrics.ASSIGNMENTS.labels(handover.assignment["team"], handover.assignment["reason"]).inc()
         if handover.latency is not None:
             metrics.PIPELINE_LATENCY.observe(handover.latency)
+
+
+async def _sealed(session: AsyncSession, events: Sequence[LeadAssigned]) -> list[LeadAssigned]:
+    """lead.assigned with the rep's brief sealed under the lead's key (one query a batch).
+    A lead without a key (erased, or stored before keys existed) goes out anonymous."""
+    if not events:
+        return []
+    keys = await keyring.load(session, {e.data.lead_id for e in events})
+    out = []
+    for event in events:
+        data = seal_brief(event.data, keys.get(event.data.lead_id))
+        out.append(
+            event.model_copy(update={"data": data.model_copy(update={"lead": for_wire(data.lead)})})
+        )
+    return out
 
 
 async def observe_queue(session: AsyncSession) -> None:

@@ -31,6 +31,8 @@ from services.handoff.tables import (
     webhook_attempts,
     webhook_deliveries,
 )
+from shared.events import LeadData
+from shared.pii import erase_lead
 
 OPEN_STATUSES = ("assigned", "accepted")
 
@@ -695,3 +697,73 @@ async def webhook_backlog(session: AsyncSession) -> int:
     d = webhook_deliveries.c
     stmt = select(func.count()).select_from(webhook_deliveries).where(d.status == "pending")
     return int((await session.execute(stmt)).scalar_one())
+
+
+# --- erasure -----------------------------------------------------------------------------
+
+PERSONAL_DETAIL_KEYS = frozenset({"note", "brief", "email", "first_name", "last_name", "phone"})
+"""Timeline detail keys that may hold personal data (sales' free-text notes above all)."""
+
+
+async def erase_leads(session: AsyncSession, lead_ids: Collection[str], at: datetime) -> None:
+    """Blank the personal data handoff holds on these leads: the lead snapshot, sales'
+    notes, timeline details, webhook payloads (undelivered ones are dropped); pending SLA
+    clocks stop. Statuses, times, teams, reps, tiers, outcomes and amounts stay."""
+    ids = list(lead_ids)
+    if not ids:
+        return
+    found = await session.execute(
+        select(leads.c.lead_id, leads.c.lead).where(leads.c.lead_id.in_(ids))
+    )
+    snapshots = [
+        {
+            "b_lead_id": lead_id,
+            "b_lead": erase_lead(LeadData.model_validate(lead)).model_dump(mode="json"),
+            "b_at": at,
+        }
+        for lead_id, lead in found
+    ]
+    if snapshots:
+        await session.execute(
+            update(leads)
+            .where(leads.c.lead_id == bindparam("b_lead_id"))
+            .values(lead=bindparam("b_lead"), updated_at=bindparam("b_at"))
+            .execution_options(synchronize_session=False),
+            snapshots,
+        )
+    await session.execute(
+        update(assignments).where(assignments.c.lead_id.in_(ids)).values(reject_note=None)
+    )
+    await session.execute(update(attempts).where(attempts.c.lead_id.in_(ids)).values(note=None))
+    await session.execute(update(outcomes).where(outcomes.c.lead_id.in_(ids)).values(note=None))
+    entries = await session.execute(
+        select(timeline.c.id, timeline.c.detail).where(timeline.c.lead_id.in_(ids))
+    )
+    cleaned = [
+        {
+            "b_id": entry_id,
+            "b_detail": {k: v for k, v in detail.items() if k not in PERSONAL_DETAIL_KEYS},
+        }
+        for entry_id, detail in entries
+        if isinstance(detail, dict) and PERSONAL_DETAIL_KEYS & detail.keys()
+    ]
+    if cleaned:
+        await session.execute(
+            update(timeline)
+            .where(timeline.c.id == bindparam("b_id"))
+            .values(detail=bindparam("b_detail"))
+            .execution_options(synchronize_session=False),
+            cleaned,
+        )
+    deliveries = webhook_deliveries.c
+    await session.execute(
+        update(webhook_deliveries)
+        .where(deliveries.lead_id.in_(ids), deliveries.status == "pending")
+        .values(status="dead", next_attempt_at=None, leased_until=None, last_error="lead erased")
+    )
+    await session.execute(
+        update(webhook_deliveries).where(deliveries.lead_id.in_(ids)).values(payload=b"")
+    )
+    await session.execute(
+        update(sla_timers).where(sla_timers.c.lead_id.in_(ids), _PENDING).values(cancelled_at=at)
+    )

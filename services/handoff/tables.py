@@ -26,10 +26,13 @@ from sqlalchemy import (
 )
 
 from shared.db import new_metadata
+from shared.keyring import Keyring, erasures_table, keys_table
 from shared.runtime import Plumbing
 
 metadata = new_metadata()
 plumbing = Plumbing.on(metadata)
+keyring = Keyring(keys_table(metadata))
+erasures = erasures_table(metadata)
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 

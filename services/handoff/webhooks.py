@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.handoff import store
 from shared import metrics
 from shared.clock import Clock, SystemClock
-from shared.events import Event, LeadAssigned, LeadFeedback
+from shared.events import Event, LeadAssigned, LeadErased, LeadFeedback
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ WebhookEventType = Literal[
     "lead.reassigned",
     "lead.escalated",
     "lead.recycled",
+    "lead.erased",
 ]
 WEBHOOK_EVENT_TYPES: tuple[str, ...] = tuple(t for t in get_args(WebhookEventType) if t != "*")
 
@@ -145,6 +146,8 @@ def webhook_type(event: Event) -> str | None:
         return "lead.assigned"
     if isinstance(event, LeadFeedback):
         return f"lead.{event.data.kind}"
+    if isinstance(event, LeadErased):
+        return "lead.erased"
     return None
 
 
@@ -153,7 +156,12 @@ def webhook_body(event: Event, event_type: str) -> bytes:
     doc = {
         "type": event_type,
         "timestamp": event.time.isoformat(),
-        "data": event.model_dump(mode="json", exclude_none=True)["data"],
+        # Over HTTPS to one subscriber: personal fields in clear, the sealed copy left out.
+        "data": event.model_dump(
+            mode="json",
+            exclude_none=True,
+            exclude={"data": {"lead": {"personal"}, "personal": True}},
+        )["data"],
     }
     return json.dumps(doc, separators=(",", ":")).encode()
 

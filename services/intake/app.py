@@ -6,12 +6,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
-from services.intake import api, forms_api, service
+from services.intake import api, erasure, erasure_api, forms_api, service
 from services.intake.committer import GroupCommitter
 from services.intake.edge import RejectionMetrics
 from services.intake.forms import FormConfig, load_forms
@@ -19,7 +20,9 @@ from services.intake.settings import IntakeSettings
 from services.intake.tables import plumbing
 from shared.auth import KeyStore
 from shared.clock import Clock, SystemClock
+from shared.consumer import Consumer
 from shared.db import transaction
+from shared.events import TOPIC_HANDOFF
 from shared.runtime import Runtime
 from shared.web import create_service_app
 
@@ -30,7 +33,9 @@ DESCRIPTION = """Takes leads from web forms, marketing automation and campaign l
 Every channel validates and normalises a lead the same way, deduplicates it (an
 `Idempotency-Key`, and the same person within a window), stores it with an outbox row in
 one transaction and publishes `lead.received` (or `lead.updated` for a merge) on
-`leads.received`. Errors are `application/problem+json` naming every field at fault."""
+`leads.received`, its personal fields sealed with the lead's own key (on `leads.keys`).
+Admins erase a lead or a person (`DELETE /v1/leads/{id}`, `POST /v1/erasures`) in every
+service. Errors are `application/problem+json` naming every field at fault."""
 
 
 def read_forms_file(path: Path) -> dict[str, FormConfig]:
@@ -63,6 +68,18 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
             chunk_rows=settings.batch_chunk_rows,
             hook_secrets={k: v.get_secret_value() for k, v in settings.hook_secrets.items()},
         )
+        # Handoff's lead.erased on leads.handoff completes an erasure request. Not part of
+        # readiness: intake takes leads whether or not confirmations are flowing (its lag
+        # and progress are exported like every consumer's).
+        confirmations = Consumer(
+            settings=settings,
+            topics=[TOPIC_HANDOFF],
+            group="intake-erasures",
+            batch_handler=partial(erasure.confirm_erasures, clock=the_clock),
+            sessionmaker=runtime.sessionmaker,
+            inbox=plumbing.inbox,
+            outbox=plumbing.outbox,
+        )
         await runtime.migrate()
         async with transaction(runtime.sessionmaker) as session:
             await service.apply_forms_file(session, defined, the_clock.now())
@@ -72,9 +89,11 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
         app.state.committer = committer
         runtime.background(committer.run(), name="group-commit")
         await runtime.start()
+        runtime.background(confirmations.run(), name="consumer-intake-erasures")
         try:
             yield
         finally:
+            confirmations.stop()
             await committer.drain()
             await runtime.stop()
 
@@ -90,4 +109,5 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
     app.add_middleware(RejectionMetrics)
     app.include_router(api.router)
     app.include_router(forms_api.router)
+    app.include_router(erasure_api.router)
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,10 +39,11 @@ from services.intake.schemas import (
     LeadIn,
     field_errors,
 )
-from services.intake.tables import plumbing
+from services.intake.tables import keyring, plumbing
 from shared import metrics
 from shared.clock import Clock
-from shared.events import LeadData, LeadReceived, LeadUpdated
+from shared.events import Event, LeadData, LeadKeyIssued, LeadReceived, LeadUpdated
+from shared.pii import DataKey, seal_lead
 from shared.problems import FieldProblem, InvalidInput
 
 SOURCE = "/leadrelay/intake"
@@ -102,14 +104,44 @@ async def accept_leads(
         for outcome, tp in zip(plan.outcomes, traceparents, strict=True):
             if outcome.answer is not None:
                 trace_of.setdefault(outcome.answer.lead_id, tp)
+    data_keys, issued = await _keys_for(session, plan.events, set(plan.inserts), now)
     await plumbing.outbox.add_many(
         session,
-        [_event(kind, lead, trace_of.get(lead.lead_id, traceparent)) for kind, lead in plan.events],
+        [
+            *issued,  # before the leads' events: the relay sends rows in order
+            *(
+                _event(
+                    kind,
+                    seal_lead(lead, data_keys[lead.lead_id]),
+                    trace_of.get(lead.lead_id, traceparent),
+                )
+                for kind, lead in plan.events
+            ),
+        ],
     )
     await store.remember(session, plan.remember, now)
-    for sub, outcome in zip(submissions, plan.outcomes, strict=True):
-        _count(outcome, sub.lead.source, channel)
+    _count(submissions, plan.outcomes, channel)
     return plan.outcomes
+
+
+async def _keys_for(
+    session: AsyncSession,
+    events: Sequence[tuple[str, LeadData]],
+    new: set[str],
+    now: datetime,
+) -> tuple[dict[str, DataKey], list[Event]]:
+    """Each lead's data key: drawn when intake first accepts it (with a lead.key event for
+    leads.keys), else the one stored; one insert (and, for merges, one query) per chunk."""
+    lead_ids = {lead.lead_id for _, lead in events}
+    stored = await keyring.load(session, lead_ids - new)
+    keys = {i: k for i, k in stored.items() if k is not None}
+    fresh = {i: DataKey.new() for i in sorted(lead_ids) if i not in stored}
+    await keyring.add(session, {i: (k, now) for i, k in fresh.items()})
+    keys.update(fresh)
+    issued: list[Event] = [
+        LeadKeyIssued(source=SOURCE, subject=i, data=k.record(i, now)) for i, k in fresh.items()
+    ]
+    return keys, issued
 
 
 def _event(kind: str, lead: LeadData, traceparent: str | None) -> LeadReceived | LeadUpdated:
@@ -117,16 +149,24 @@ def _event(kind: str, lead: LeadData, traceparent: str | None) -> LeadReceived |
     return cls(source=SOURCE, subject=lead.lead_id, data=lead, traceparent=traceparent)
 
 
-def _count(outcome: Outcome, source: str, channel: str) -> None:
-    """Refusals are counted by whoever answers them (the edge, or a batch's row result)."""
-    if outcome.answer is None:
-        return
-    if outcome.replayed:
-        metrics.LEADS_DUPLICATE.labels(channel, "idempotency").inc()
-    elif outcome.answer.status == "duplicate":
-        metrics.LEADS_DUPLICATE.labels(channel, "person").inc()
-    else:
-        metrics.LEADS_RECEIVED.labels(source, channel).inc()
+def _count(submissions: Sequence[Submission], outcomes: Sequence[Outcome], channel: str) -> None:
+    """Refusals are counted by whoever answers them (the edge, or a batch's row result).
+    One increment per label set, not per lead (a batch chunk has hundreds of one kind)."""
+    received: Counter[str] = Counter()
+    duplicate: Counter[str] = Counter()
+    for sub, outcome in zip(submissions, outcomes, strict=True):
+        if outcome.answer is None:
+            continue
+        if outcome.replayed:
+            duplicate["idempotency"] += 1
+        elif outcome.answer.status == "duplicate":
+            duplicate["person"] += 1
+        else:
+            received[sub.lead.source] += 1
+    for reason, n in duplicate.items():
+        metrics.LEADS_DUPLICATE.labels(channel, reason).inc(n)
+    for source, n in received.items():
+        metrics.LEADS_RECEIVED.labels(source, channel).inc(n)
 
 
 async def accept_lead(

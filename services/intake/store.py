@@ -6,12 +6,22 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy import JSON, and_, bindparam, delete, func, or_, select, text, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeDecorator
 
 from services.intake.dedupe import Remembered
-from services.intake.tables import forms, idempotency_keys, leads
-from shared.events import LeadData
+from services.intake.tables import (
+    erasure_leads,
+    erasures,
+    forms,
+    idempotency_keys,
+    leads,
+    plumbing,
+)
+from shared.events import TOPIC_KEYS, LeadData
+from shared.pii import erase_lead
 
 
 async def lock(session: AsyncSession, keys: Collection[str]) -> None:
@@ -49,6 +59,20 @@ async def find_recent(
     return found
 
 
+class _SerializedJSON(TypeDecorator[str]):
+    """A JSON column's value serialised already (pydantic's `model_dump_json`, in Rust), so
+    it is not turned into Python objects and then through `json.dumps` once more per row."""
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+
+_PAYLOAD = bindparam("payload_json", type_=_SerializedJSON())
+
+
 async def insert_leads(session: AsyncSession, new: Iterable[tuple[LeadData, str]]) -> None:
     rows = [
         {
@@ -57,7 +81,7 @@ async def insert_leads(session: AsyncSession, new: Iterable[tuple[LeadData, str]
             "source": lead.source,
             "channel": lead.channel,
             "campaign_id": lead.campaign_id,
-            "payload": lead.model_dump(mode="json"),
+            "payload_json": lead.model_dump_json(),
             "revision": lead.revision,
             "received_at": lead.received_at,
             "updated_at": lead.received_at,
@@ -65,14 +89,14 @@ async def insert_leads(session: AsyncSession, new: Iterable[tuple[LeadData, str]
         for lead, identity_key in new
     ]
     if rows:
-        await session.execute(leads.insert(), rows)
+        await session.execute(leads.insert().values(payload=_PAYLOAD), rows)
 
 
 async def update_leads(session: AsyncSession, changed: Iterable[LeadData], at: datetime) -> None:
     rows = [
         {
             "b_lead_id": lead.lead_id,
-            "payload": lead.model_dump(mode="json"),
+            "payload_json": lead.model_dump_json(),
             "revision": lead.revision,
             "updated_at": at,
         }
@@ -83,7 +107,7 @@ async def update_leads(session: AsyncSession, changed: Iterable[LeadData], at: d
             update(leads)
             .where(leads.c.lead_id == bindparam("b_lead_id"))
             .values(
-                payload=bindparam("payload"),
+                payload=_PAYLOAD,
                 revision=bindparam("revision"),
                 updated_at=bindparam("updated_at"),
             )
@@ -171,4 +195,132 @@ async def delete_file_forms_except(session: AsyncSession, keep: Collection[str])
     """Forms the file no longer lists are gone; forms created over the API stay."""
     await session.execute(
         delete(forms).where(forms.c.managed_by == "file", forms.c.form_id.not_in(list(keep)))
+    )
+
+
+# --- erasure -----------------------------------------------------------------------------
+
+ERASED_IDENTITY = "erased:"
+"""An erased lead's identity key: its own id, so no later lead of anyone merges into it."""
+
+
+async def lead_ids_of_person(session: AsyncSession, identity_key: str) -> list[str]:
+    """Every lead of one person, whenever received (merges live inside these rows)."""
+    rows = await session.execute(
+        select(leads.c.lead_id)
+        .where(leads.c.identity_key == identity_key)
+        .order_by(leads.c.received_at, leads.c.lead_id)
+    )
+    return [lead_id for (lead_id,) in rows]
+
+
+async def lead_exists(session: AsyncSession, lead_id: str) -> bool:
+    row = (await session.execute(select(leads.c.lead_id).where(leads.c.lead_id == lead_id))).first()
+    return row is not None
+
+
+async def erase_leads(session: AsyncSession, lead_ids: Collection[str], at: datetime) -> None:
+    """Blank the personal fields of stored leads, forget their idempotency records and the
+    outbox rows that carried them (their keys above all); the anonymous facts stay."""
+    ids = list(lead_ids)
+    if not ids:
+        return
+    rows = await session.execute(
+        select(leads.c.lead_id, leads.c.payload).where(leads.c.lead_id.in_(ids))
+    )
+    erased = [
+        {
+            "b_lead_id": lead_id,
+            "identity_key": ERASED_IDENTITY + lead_id,
+            "payload": erase_lead(LeadData.model_validate(payload)).model_dump(mode="json"),
+            "updated_at": at,
+        }
+        for lead_id, payload in rows
+    ]
+    if erased:
+        await session.execute(
+            update(leads)
+            .where(leads.c.lead_id == bindparam("b_lead_id"))
+            .values(
+                identity_key=bindparam("identity_key"),
+                payload=bindparam("payload"),
+                updated_at=bindparam("updated_at"),
+            )
+            .execution_options(synchronize_session=False),
+            erased,
+        )
+    await session.execute(
+        delete(idempotency_keys).where(idempotency_keys.c.response["lead_id"].as_string().in_(ids))
+    )
+    outbox = plumbing.outbox.table
+    await session.execute(
+        delete(outbox).where(
+            outbox.c.key.in_(ids),
+            or_(outbox.c.topic == TOPIC_KEYS, outbox.c.sent_at.is_not(None)),
+        )
+    )
+
+
+async def add_erasure(
+    session: AsyncSession, values: Mapping[str, Any], lead_ids: Collection[str]
+) -> None:
+    await session.execute(erasures.insert().values(**values))
+    if lead_ids:
+        await session.execute(
+            erasure_leads.insert(),
+            [{"erasure_id": values["erasure_id"], "lead_id": i} for i in lead_ids],
+        )
+
+
+async def get_erasure(
+    session: AsyncSession, erasure_id: str
+) -> tuple[dict[str, Any], list[tuple[str, datetime | None]]] | None:
+    row = (
+        await session.execute(select(erasures).where(erasures.c.erasure_id == erasure_id))
+    ).first()
+    if row is None:
+        return None
+    found = await session.execute(
+        select(erasure_leads.c.lead_id, erasure_leads.c.confirmed_at)
+        .where(erasure_leads.c.erasure_id == erasure_id)
+        .order_by(erasure_leads.c.lead_id)
+    )
+    return dict(row._mapping), [(lead_id, at) for lead_id, at in found]
+
+
+async def confirm_erased(
+    session: AsyncSession, confirmed: Collection[tuple[str, str]], at: datetime
+) -> None:
+    """Mark (erasure, lead) pairs done; an erasure whose leads are all done is complete."""
+    if not confirmed:
+        return
+    await session.execute(
+        update(erasure_leads)
+        .where(
+            erasure_leads.c.erasure_id == bindparam("b_erasure_id"),
+            erasure_leads.c.lead_id == bindparam("b_lead_id"),
+            erasure_leads.c.confirmed_at.is_(None),
+        )
+        .values(confirmed_at=at)
+        .execution_options(synchronize_session=False),
+        [{"b_erasure_id": e, "b_lead_id": lead} for e, lead in confirmed],
+    )
+    open_leads = (
+        select(erasure_leads.c.lead_id)
+        .where(
+            and_(
+                erasure_leads.c.erasure_id == erasures.c.erasure_id,
+                erasure_leads.c.confirmed_at.is_(None),
+            )
+        )
+        .exists()
+    )
+    await session.execute(
+        update(erasures)
+        .where(
+            erasures.c.erasure_id.in_({e for e, _ in confirmed}),
+            erasures.c.completed_at.is_(None),
+            ~open_leads,
+        )
+        .values(completed_at=at)
     )

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import store
 from services.scoring.contract import LeadFacts, evaluate, route, sla_for
-from services.scoring.tables import plumbing
+from services.scoring.tables import erasures, keyring, plumbing
 from services.scoring.versions import ContractCache
 from shared import metrics
 from shared.clock import Clock
@@ -21,11 +21,16 @@ from shared.events import (
     Decision,
     Event,
     LeadData,
+    LeadErased,
+    LeadErasedData,
+    LeadErasedScored,
     LeadReceived,
     LeadScored,
     LeadScoredData,
     LeadUpdated,
 )
+from shared.keyring import record_erasures
+from shared.pii import for_wire
 from shared.problems import NotFound
 
 SOURCE = "/leadrelay/scoring"
@@ -46,6 +51,49 @@ class Scoring:
     clock: Clock
     contracts: ContractCache = field(default_factory=lambda: ContractCache(ttl=1.0))
     page_size: int = 1000
+
+
+async def receive_batch(
+    session: AsyncSession, events: Sequence[Event], *, scoring: Scoring
+) -> None:
+    """Kafka in: open the leads' personal fields with their stored data keys, score the
+    leads, then apply erasures (a lead's erasure comes after its events on its partition)."""
+    opened = await keyring.take_keys(session, events, scoring.clock.now())
+    erased = [e for e in opened if isinstance(e, LeadErased)]
+    leads = [e for e in opened if not isinstance(e, LeadErased)]
+    if leads:
+        await score_leads(session, leads, scoring=scoring)
+    if erased:
+        await erase_leads(session, erased, scoring=scoring)
+
+
+async def erase_leads(
+    session: AsyncSession, events: Sequence[LeadErased], *, scoring: Scoring
+) -> None:
+    """Forget the leads' snapshots (the simulation's input) and keys; decisions stay (they
+    hold no personal data) so counts still add up; pass lead.erased on to handoff."""
+    now = scoring.clock.now()
+    lead_ids = {e.data.lead_id for e in events}
+    await store.delete_leads(session, lead_ids)
+    await keyring.shred(session, lead_ids, now)
+    await record_erasures(session, erasures, events, now)
+    await plumbing.outbox.add_many(
+        session,
+        [
+            LeadErasedScored(
+                source=SOURCE,
+                subject=e.data.lead_id,
+                traceparent=e.traceparent,
+                data=LeadErasedData(
+                    lead_id=e.data.lead_id,
+                    erasure_id=e.data.erasure_id,
+                    requested_at=e.data.requested_at,
+                    erased_at=now,
+                ),
+            )
+            for e in events
+        ],
+    )
 
 
 async def score_leads(session: AsyncSession, events: Sequence[Event], *, scoring: Scoring) -> None:
@@ -90,7 +138,7 @@ async def score_leads(session: AsyncSession, events: Sequence[Event], *, scoring
                 traceparent=event.traceparent,
                 data=LeadScoredData(
                     decision=decision,
-                    lead=lead,
+                    lead=for_wire(lead),
                     sla=sla_for(contract, decision.tier) if decision.tier else None,
                     route=route(contract, facts),
                     previous_outcome=previous.outcome if previous else None,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, overload
 
-from sqlalchemy import and_, bindparam, or_, select, text, update
+from sqlalchemy import and_, bindparam, delete, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.tables import contracts, decisions, leads
@@ -192,6 +192,12 @@ async def save_leads(
                 for lead in known
             ],
         )
+
+
+async def delete_leads(session: AsyncSession, lead_ids: Collection[str]) -> None:
+    """Erasure: the stored snapshots go; the decisions (no personal data) stay."""
+    if lead_ids:
+        await session.execute(delete(leads).where(leads.c.lead_id.in_(list(lead_ids))))
 
 
 async def get_decision(session: AsyncSession, lead_id: str) -> Decision | None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from sqlalchemy import JSON, Column, DateTime, Float, Index, Integer, String, Table, Text, text
 
 from shared.db import new_metadata
+from shared.keyring import Keyring, erasures_table, keys_table
 from shared.runtime import Plumbing
 
 metadata = new_metadata()
 plumbing = Plumbing.on(metadata)
+keyring = Keyring(keys_table(metadata))
+erasures = erasures_table(metadata)
 
 contracts = Table(
     "contracts",

@@ -66,18 +66,6 @@ OPERATIONS: dict[tuple[str, str], Access] = {
     ("GET", "/metrics"): PROBE,
 }
 
-# Routes another session is adding to intake (GDPR erasure, all admin-only). Until they are
-# served, `test_every_route_is_in_the_table` tolerates their absence and their checks skip.
-# TODO(lead): remove PENDING_ERASURE (keep the four table entries) once the routes land.
-PENDING_ERASURE: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("DELETE", "/v1/leads/{lead_id}"),
-        ("DELETE", "/v1/leads"),
-        ("POST", "/v1/erasures"),
-        ("GET", "/v1/erasures/{id}"),
-    }
-)
-
 ROUTES: dict[str, dict[tuple[str, str], Access]] = {
     "intake": {
         **OPERATIONS,
@@ -90,7 +78,7 @@ ROUTES: dict[str, dict[tuple[str, str], Access]] = {
         ("GET", "/v1/forms/{form_id}"): ADMIN,
         ("PUT", "/v1/forms/{form_id}"): ADMIN,
         ("DELETE", "/v1/forms/{form_id}"): ADMIN,
-        # erasure (PENDING_ERASURE until served)
+        # erasure (docs/erasure.md)
         ("DELETE", "/v1/leads/{lead_id}"): ADMIN,
         ("DELETE", "/v1/leads"): ADMIN,
         ("POST", "/v1/erasures"): ADMIN,
@@ -205,10 +193,6 @@ def cases() -> list[Any]:
     ]
 
 
-def _pending(service: str, method: str, path: str) -> bool:
-    return service == "intake" and (method, path) in PENDING_ERASURE
-
-
 async def call(
     stack: Stack, service: str, method: str, path: str, headers: dict[str, str]
 ) -> httpx.Response:
@@ -237,11 +221,7 @@ def table_mismatch(
     served = {(m, _normal(p)): (m, p) for m, p in served_routes(app)}
     table = {(m, _normal(p)): (m, p) for m, p in ROUTES[service]}
     unlisted = sorted(served[k] for k in served.keys() - table.keys())
-    gone = sorted(
-        table[k]
-        for k in table.keys() - served.keys()
-        if not _pending(service, *table[k])  # erasure routes may not have landed yet
-    )
+    gone = sorted(table[k] for k in table.keys() - served.keys())
     return unlisted, gone
 
 
@@ -362,9 +342,7 @@ async def test_route_needs_the_right_key(
     stack: Stack, service: str, method: str, path: str, access: Access
 ) -> None:
     served = {(m, _normal(p)) for m, p in served_routes(stack.apps[service])}
-    if (method, _normal(path)) not in served:
-        assert _pending(service, method, path), "checked by test_every_route_is_in_the_table"
-        pytest.skip("erasure route not served yet (PENDING_ERASURE)")
+    assert (method, _normal(path)) in served, "checked by test_every_route_is_in_the_table"
     if isinstance(access, Public):
         problems = await _public_problems(stack, service, method, path)
     else:

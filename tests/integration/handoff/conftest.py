@@ -33,11 +33,10 @@ from shared.events import (
     RouteHint,
     SlaTerms,
     Touch,
-    serialize_event,
 )
 from shared.kafka import ensure_topics
 from shared.tansu import free_port, start_tansu
-from tests.infra import running, service_env
+from tests.infra import on_the_wire, running, service_env
 
 HOUR = 3600
 DAY = 24 * HOUR
@@ -177,10 +176,8 @@ async def send_scored(broker: str, *events: LeadScored) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=broker, acks="all")
     await producer.start()
     try:
-        for event in events:
-            await producer.send_and_wait(
-                event.TOPIC, serialize_event(event), key=event.key.encode()
-            )
+        for topic, key, value in on_the_wire(*events):
+            await producer.send_and_wait(topic, value, key=key.encode())
     finally:
         await producer.stop()
 

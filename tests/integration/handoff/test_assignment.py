@@ -38,7 +38,10 @@ async def test_a_scored_lead_is_assigned_with_everything_the_rep_needs_on_leads_
 
         view = await eventually(assigned)
         records = await read_topic(
-            broker, "leads.handoff", until=lambda rs: any(r["key"] == lead_id for r in rs)
+            broker,
+            "leads.handoff",
+            opened=True,
+            until=lambda rs: any(r["key"] == lead_id for r in rs),
         )
     assert view["status"] == "assigned"
     assert view["rep_id"] == "rep-ana"

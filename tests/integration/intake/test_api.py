@@ -21,6 +21,7 @@ async def events_for(broker: str, lead_id: str, count: int) -> list[dict[str, An
     records = await read_topic(
         broker,
         "leads.received",
+        opened=True,
         until=lambda rs: sum(r["key"] == lead_id for r in rs) >= count,
         timeout=10,
     )

@@ -73,7 +73,9 @@ async def test_a_csv_is_mapped_answered_per_row_and_published(intake: Intake, br
     assert rows[4]["status"] == "duplicate"
     assert rows[4]["duplicate_of"] == rows[2]["lead_id"]
 
-    records = await read_topic(broker, "leads.received", until=lambda rs: len(rs) >= 3, timeout=10)
+    records = await read_topic(
+        broker, "leads.received", opened=True, until=lambda rs: len(rs) >= 3, timeout=10
+    )
     by_lead = {r["value"]["data"]["email"]: r["value"]["data"] for r in records}
     ada = by_lead["ada@acme.io"]
     assert ada["source"] == "campaign"

@@ -29,7 +29,9 @@ async def test_a_browser_post_is_a_lead_and_the_browser_goes_to_the_thank_you_pa
     assert answer.status_code == 303, answer.text
     assert answer.headers["location"] == "https://www.example.com/thanks"
     assert answer.headers["access-control-allow-origin"] == ORIGIN
-    [record] = await read_topic(broker, "leads.received", until=lambda rs: len(rs) >= 1)
+    [record] = await read_topic(
+        broker, "leads.received", opened=True, until=lambda rs: len(rs) >= 1
+    )
     lead = record["value"]["data"]
     assert (lead["email"], lead["first_name"], lead["company"]) == ("ada@acme.io", "Ada", "Acme")
     assert (lead["channel"], lead["source"], lead["campaign_id"]) == ("form", "web", "site-contact")
@@ -56,7 +58,9 @@ async def test_an_unticked_consent_box_is_recorded_as_no_consent(
 ) -> None:
     key = sqlite_intake.keys.create("site", ["form:contact"])
     await sqlite_intake.client.post("/v1/forms/contact", data=a_post(key))
-    [record] = await read_topic(broker, "leads.received", until=lambda rs: len(rs) >= 1)
+    [record] = await read_topic(
+        broker, "leads.received", opened=True, until=lambda rs: len(rs) >= 1
+    )
     assert record["value"]["data"]["consent"] == {"marketing_email": False}
 
 

@@ -25,7 +25,9 @@ async def test_a_new_mautic_contact_is_a_lead_with_its_points(intake: Intake, br
     assert answer.status_code == 202, answer.text
     [result] = answer.json()["results"]
     assert result["status"] == "accepted"
-    [record] = await read_topic(broker, "leads.received", until=lambda rs: len(rs) >= 1)
+    [record] = await read_topic(
+        broker, "leads.received", opened=True, until=lambda rs: len(rs) >= 1
+    )
     lead = record["value"]["data"]
     assert record["key"] == result["lead_id"]
     assert (lead["channel"], lead["source"]) == ("hook", "campaign")
@@ -54,7 +56,7 @@ async def test_a_form_submission_of_a_known_contact_merges_into_its_lead(
     merged = await intake.client.post("/v1/hooks/mautic", content=body, headers=headers)
     [result] = merged.json()["results"]
     assert (result["status"], result["duplicate_of"]) == ("duplicate", lead_id)
-    records = await read_topic(broker, "leads.received", until=lambda rs: len(rs) >= 2)
+    records = await read_topic(broker, "leads.received", opened=True, until=lambda rs: len(rs) >= 2)
     updated = records[-1]["value"]
     assert updated["type"] == "com.leadrelay.lead.updated.v1"
     assert "form_submit" in [t["type"] for t in updated["data"]["touches"]]

@@ -28,11 +28,19 @@ from shared.events import (
     RouteHint,
     SlaTerms,
     Touch,
-    serialize_event,
 )
 from shared.kafka import ensure_topics
 from shared.tansu import free_port, start_tansu
-from tests.infra import IN_CI, PG_HOST, PG_PORT, PG_USER, eventually, running, service_env
+from tests.infra import (
+    IN_CI,
+    PG_HOST,
+    PG_PORT,
+    PG_USER,
+    eventually,
+    on_the_wire,
+    running,
+    service_env,
+)
 
 MIN = 60
 HOUR = 3600
@@ -367,10 +375,8 @@ async def _send(broker: str, *events: LeadScored) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=broker, acks="all")
     await producer.start()
     try:
-        for event in events:
-            await producer.send_and_wait(
-                event.TOPIC, serialize_event(event), key=event.key.encode()
-            )
+        for topic, key, value in on_the_wire(*events):
+            await producer.send_and_wait(topic, value, key=key.encode())
     finally:
         await producer.stop()
 

@@ -19,10 +19,10 @@ from services.scoring.app import create_app
 from services.scoring.settings import ScoringSettings
 from shared.auth import KeyStore
 from shared.clock import FixedClock
-from shared.events import Event, LeadData, LeadReceived, LeadUpdated, Touch, serialize_event
+from shared.events import Event, LeadData, LeadReceived, LeadUpdated, Touch
 from shared.kafka import ensure_topics
 from shared.tansu import free_port, start_tansu
-from tests.infra import PG_HOST, PG_PORT, PG_USER, eventually, running, service_env
+from tests.infra import PG_HOST, PG_PORT, PG_USER, eventually, on_the_wire, running, service_env
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 INTAKE = "/leadrelay/intake"
@@ -84,13 +84,8 @@ class Scoring:
         producer = AIOKafkaProducer(bootstrap_servers=self.broker, acks="all")
         await producer.start()
         try:
-            for ev in events:
-                await producer.send_and_wait(
-                    ev.TOPIC,
-                    serialize_event(ev),
-                    key=ev.key.encode(),
-                    headers=[("ce_type", ev.type.encode()), ("ce_id", ev.id.encode())],
-                )
+            for topic, key, value in on_the_wire(*events):
+                await producer.send_and_wait(topic, value, key=key.encode())
         finally:
             await producer.stop()
 

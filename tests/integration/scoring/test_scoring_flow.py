@@ -133,6 +133,7 @@ async def test_a_proposed_and_activated_contract_decides_leads_sent_on_kafka(
     records = await read_topic(
         scoring.broker,
         "leads.scored",
+        opened=True,
         until=lambda rs: {r["key"] for r in rs} >= set(ids),
     )
     events = {ids[r["key"]]: r["value"] for r in records if r["key"] in ids}
@@ -202,6 +203,7 @@ async def test_an_updated_lead_is_scored_again_and_a_changed_decision_published(
     records = await read_topic(
         scoring.broker,
         "leads.scored",
+        opened=True,
         until=lambda rs: sum(r["key"] == lead.lead_id for r in rs) >= 3,
     )
     published = [r["value"]["data"] for r in records if r["key"] == lead.lead_id]

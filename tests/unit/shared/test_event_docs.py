@@ -9,6 +9,7 @@ import jsonschema
 
 from shared.docs import DOCS, documents
 from shared.events import LeadData, LeadReceived, serialize_event
+from shared.pii import DataKey, seal_lead
 
 
 def test_the_committed_event_documents_match_the_models() -> None:
@@ -21,11 +22,14 @@ def test_a_published_event_validates_against_its_json_schema() -> None:
     ev = LeadReceived(
         source="/leadrelay/intake",
         subject="L1",
-        data=LeadData(
-            lead_id="L1",
-            email="jane@acme.io",
-            source="web",
-            received_at=datetime(2026, 11, 24, tzinfo=UTC),
+        data=seal_lead(
+            LeadData(
+                lead_id="L1",
+                email="jane@acme.io",
+                source="web",
+                received_at=datetime(2026, 11, 24, tzinfo=UTC),
+            ),
+            DataKey.new(),
         ),
     )
     jsonschema.validate(json.loads(serialize_event(ev)), schema)

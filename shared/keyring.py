@@ -1,0 +1,230 @@
+"""Each service's copy of the leads' data keys (`pii_keys`), and the consumers' side of it.
+
+Scoring and handoff each run a consumer of `leads.keys` (group `<service>-keys`) that only
+stores keys and tombstones, beside the consumer of their data topic. The data consumer
+opens each event's personal fields with the stored key: an event whose key is not stored
+yet raises RetryLater (the batch is retried, nothing is lost), one whose key was deleted
+(the lead was erased) is skipped. Keys travel on their own consumer because a consumer of
+both topics may hold a lead's data partition without its key partition (aiokafka assigns
+round robin across topics): two replicas each waiting for a key the other holds, their key
+writes rolled back with every retried batch, would wait forever. A deleted key leaves its
+row with `key` NULL and `shredded_at` set, so a key record redelivered later never brings
+it back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.clock import Clock
+from shared.db import RetryLater
+from shared.events import Event, KeyTombstone, LeadErased, LeadKeyIssued
+from shared.pii import DataKey, KeyNotYetKnown, needs_key, open_event
+
+log = logging.getLogger(__name__)
+
+
+def keys_table(metadata: MetaData) -> Table:
+    return Table(
+        "pii_keys",
+        metadata,
+        Column("lead_id", String(36), primary_key=True),
+        Column("kid", String(32), nullable=True),
+        Column("key", LargeBinary, nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=True),
+        Column("shredded_at", DateTime(timezone=True), nullable=True),
+    )
+
+
+def _insert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """INSERT with the dialect's ON CONFLICT (both spell it the same)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+KEY_RETRY_SECONDS = 0.05
+"""A data batch waiting for a key retries at least this often."""
+
+
+class Keyring:
+    """Queries on one service's `pii_keys` table; the caller owns the transaction."""
+
+    wait_seconds: float = 30.0
+    """How long an event may wait for its lead's key before it is dead-lettered: a key that
+    never comes (a sealed event from elsewhere, a key record lost) must not stall the
+    partition. Set from the `key_wait_seconds` setting when the service starts."""
+
+    def __init__(self, table: Table) -> None:
+        self._missing_since: dict[str, float] = {}
+        self.table = table
+        self.generation = 0
+        """Counts commits of the keys consumer in this process (see `stored`)."""
+        self._stored = asyncio.Event()
+
+    def stored(self) -> None:
+        """The keys consumer committed a batch: wake the data consumers waiting for a key."""
+        self.generation += 1
+        event, self._stored = self._stored, asyncio.Event()
+        event.set()
+
+    def _waiter(self, generation: int) -> Callable[[], Awaitable[None]]:
+        """Resolves once keys were stored after `generation`, or after a short while (the
+        key may be stored by another replica's keys consumer, which does not wake us)."""
+
+        async def wait() -> None:
+            if self.generation != generation:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stored.wait(), KEY_RETRY_SECONDS)
+
+        return wait
+
+    async def add(self, session: AsyncSession, keys: dict[str, tuple[DataKey, datetime]]) -> None:
+        """Store keys; a lead already known (or already shredded) keeps what it has."""
+        if not keys:
+            return
+        rows = [
+            {"lead_id": lead_id, "kid": k.kid, "key": k.key, "created_at": at}
+            for lead_id, (k, at) in keys.items()
+        ]
+        stmt = _insert(session, self.table).on_conflict_do_nothing(index_elements=["lead_id"])
+        await session.execute(stmt, rows)
+
+    async def load(
+        self, session: AsyncSession, lead_ids: Collection[str]
+    ) -> dict[str, DataKey | None]:
+        """The keys of the leads known here; None for a lead whose key was shredded."""
+        if not lead_ids:
+            return {}
+        t = self.table
+        rows = await session.execute(
+            select(t.c.lead_id, t.c.kid, t.c.key).where(t.c.lead_id.in_(list(lead_ids)))
+        )
+        return {
+            lead_id: DataKey(kid, bytes(key)) if key is not None else None
+            for lead_id, kid, key in rows
+        }
+
+    async def shred(self, session: AsyncSession, lead_ids: Collection[str], at: datetime) -> None:
+        """Delete the keys' material for good; the row remembers that the lead was erased."""
+        if not lead_ids:
+            return
+        stmt = _insert(session, self.table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["lead_id"],
+            set_={"kid": None, "key": None, "shredded_at": stmt.excluded.shredded_at},
+        )
+        await session.execute(stmt, [{"lead_id": i, "shredded_at": at} for i in lead_ids])
+
+    async def store_keys(
+        self, session: AsyncSession, events: Sequence[Event], *, clock: Clock
+    ) -> None:
+        """The `leads.keys` consumer's handler: keys and tombstones, in order."""
+        rest = await self.take_keys(session, events, clock.now())
+        if rest:
+            raise ValueError(f"not a key record: {rest[0].type}")
+
+    async def take_keys(
+        self, session: AsyncSession, events: Sequence[Event], now: datetime
+    ) -> list[Event]:
+        """Apply a batch's key records and tombstones (in order); the other events, opened.
+
+        Events of erased leads are dropped; an event whose key is not here yet raises
+        RetryLater, so the batch is tried again once the key has come."""
+        added: dict[str, tuple[DataKey, datetime]] = {}
+        shredded: set[str] = set()
+        rest: list[Event] = []
+        for event in events:
+            if isinstance(event, LeadKeyIssued):
+                lead_id = event.data.lead_id
+                if lead_id not in shredded:
+                    added.setdefault(lead_id, (DataKey.of(event.data), event.data.created_at))
+            elif isinstance(event, KeyTombstone):
+                if event.subject:
+                    shredded.add(event.subject)
+                    added.pop(event.subject, None)
+            else:
+                rest.append(event)
+        await self.add(session, added)
+        await self.shred(session, shredded, now)
+        wanted = {e.subject or "" for e in rest if needs_key(e)}
+        generation = self.generation
+        keys = await self.load(session, wanted)
+        opened: list[Event] = []
+        for event in rest:
+            try:
+                done = open_event(event, keys)
+            except KeyNotYetKnown as exc:
+                raise self._still_missing(event, exc, generation) from exc
+            if self._missing_since:
+                self._missing_since.pop(event.id, None)
+            if done is None:
+                log.info(
+                    "event of an erased lead skipped",
+                    extra={"lead_id": event.subject, "event_type": event.type},
+                )
+                continue
+            opened.append(done)
+        return opened
+
+    def _still_missing(self, event: Event, exc: KeyNotYetKnown, generation: int) -> Exception:
+        """RetryLater while the key may still come; KeyNeverCame (not transient: the event is
+        isolated and dead-lettered, the partition goes on) once it waited `wait_seconds`."""
+        now = time.monotonic()
+        if len(self._missing_since) > 10_000:  # bounded: ids of events long dead-lettered
+            self._missing_since.clear()
+        since = self._missing_since.setdefault(event.id, now)
+        if now - since < self.wait_seconds:
+            return RetryLater(str(exc), wait=self._waiter(generation))
+        return KeyNeverCame(  # the entry stays: the isolating retry must fail the same way
+            f"no data key for lead {event.subject} after {self.wait_seconds:g}s on leads.keys"
+        )
+
+
+class KeyNeverCame(ValueError):
+    """An event's key did not arrive in time: a poison message for the dead-letter topic."""
+
+
+def erasures_table(metadata: MetaData) -> Table:
+    """A downstream service's audit of erasures: which lead, which request, when done here."""
+    return Table(
+        "erasures",
+        metadata,
+        Column("erasure_id", String(36), primary_key=True),
+        Column("lead_id", String(36), primary_key=True),
+        Column("requested_at", DateTime(timezone=True), nullable=False),
+        Column("applied_at", DateTime(timezone=True), nullable=False),
+    )
+
+
+async def record_erasures(
+    session: AsyncSession, table: Table, erased: Sequence[LeadErased], at: datetime
+) -> None:
+    """Audit: which erasure request reached this service for which lead, and when."""
+    rows = {
+        (e.data.erasure_id, e.data.lead_id): {
+            "erasure_id": e.data.erasure_id,
+            "lead_id": e.data.lead_id,
+            "requested_at": e.data.requested_at,
+            "applied_at": at,
+        }
+        for e in erased
+    }
+    if rows:
+        stmt = _insert(session, table).on_conflict_do_nothing()
+        await session.execute(stmt, list(rows.values()))
+    for e in erased:
+        log.info(
+            "erasure applied",
+            extra={"audit": "erasure", "erasure_id": e.data.erasure_id, "lead_id": e.data.lead_id},
+        )
