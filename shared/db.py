@@ -60,6 +60,11 @@ def create_engine(url: str, *, schema: str, pool_size: int = 10) -> AsyncEngine:
         _sqlite_serialise_writers(engine)
         return engine
     kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    if parsed.get_driver_name() == "asyncpg":
+        # Each connection keeps its prepared statements, and an IN list or a multi-row
+        # insert is a new statement per length: 100 (the default) across 20 connections
+        # was ~40 MB that the soak saw as growth. 32 keeps the hot ones.
+        kwargs["connect_args"] = {"prepared_statement_cache_size": 32}
     engine = _create_async_engine(url, **kwargs)
     return engine.execution_options(schema_translate_map={None: schema})
 

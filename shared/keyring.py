@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -52,6 +53,9 @@ def _insert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.I
     return sqlite.insert(table)
 
 
+FETCHED_MAX = 50_000
+"""Keys kept in memory per process (about 150 bytes each)."""
+
 KEY_RETRY_SECONDS = 0.05
 """A data batch waiting for a key retries at least this often."""
 
@@ -70,12 +74,43 @@ class Keyring:
         self.generation = 0
         """Counts commits of the keys consumer in this process (see `stored`)."""
         self._stored = asyncio.Event()
+        self._fetched: dict[str, tuple[DataKey, datetime] | None] = {}
+        """Keys (None: deleted) this process's keys consumer has read, committed or not: a
+        data batch takes a key from here when the keys consumer has fetched it but not yet
+        committed it, and stores it in its own transaction, instead of waiting for that
+        commit (on SQLite both queue for one writer). Bounded; the table stays the truth
+        for what it holds."""
 
     def stored(self) -> None:
         """The keys consumer committed a batch: wake the data consumers waiting for a key."""
         self.generation += 1
         event, self._stored = self._stored, asyncio.Event()
         event.set()
+
+    def _remember(
+        self, added: dict[str, tuple[DataKey, datetime]], deleted: Collection[str]
+    ) -> None:
+        if len(self._fetched) > FETCHED_MAX:  # the oldest half goes; the table has them
+            for lead_id in list(itertools.islice(self._fetched, FETCHED_MAX // 2)):
+                del self._fetched[lead_id]
+        for lead_id, key in added.items():
+            if self._fetched.get(lead_id, key) is not None:  # a deleted key stays deleted
+                self._fetched[lead_id] = key
+        for lead_id in deleted:
+            self._fetched[lead_id] = None
+
+    def fetched(self, events: Sequence[Event]) -> None:
+        """The keys consumer's `peek`: keys and deletions as soon as they are read."""
+        added: dict[str, tuple[DataKey, datetime]] = {}
+        deleted: list[str] = []
+        for event in events:
+            if isinstance(event, LeadKeyIssued):
+                added[event.data.lead_id] = (DataKey.of(event.data), event.data.created_at)
+            elif isinstance(event, KeyTombstone) and event.subject:
+                added.pop(event.subject, None)
+                deleted.append(event.subject)
+        self._remember(added, deleted)
+        self.stored()  # wake data batches waiting for one of these
 
     def _waiter(self, generation: int) -> Callable[[], Awaitable[None]]:
         """Resolves once keys were stored after `generation`, or after a short while (the
@@ -119,6 +154,7 @@ class Keyring:
         """Delete the keys' material for good; the row remembers that the lead was erased."""
         if not lead_ids:
             return
+        self._remember({}, lead_ids)
         stmt = _insert(session, self.table)
         stmt = stmt.on_conflict_do_update(
             index_elements=["lead_id"],
@@ -155,11 +191,16 @@ class Keyring:
                     added.pop(event.subject, None)
             else:
                 rest.append(event)
+        self._remember(added, shredded)
         await self.add(session, added)
         await self.shred(session, shredded, now)
         wanted = {e.subject or "" for e in rest if needs_key(e)}
         generation = self.generation
         keys = await self.load(session, wanted)
+        if len(keys) < len(wanted) and self._fetched:
+            late = {i: self._fetched[i] for i in wanted - keys.keys() if i in self._fetched}
+            keys.update({i: v[0] if v else None for i, v in late.items()})
+            await self.add(session, {i: v for i, v in late.items() if v is not None})
         opened: list[Event] = []
         for event in rest:
             try:

@@ -48,6 +48,9 @@ from shared.logging import trace_id
 
 log = logging.getLogger(__name__)
 
+BACKLOG_SECONDS = 1.0
+"""How often a busy relay refreshes the backlog gauges."""
+
 PROBE_SECONDS = 1.0
 """How often an idle relay asks the broker whether it still holds what it acknowledged."""
 
@@ -197,6 +200,7 @@ class Relay:
         self._lost: set[str] = set()
         """Topics whose sent rows must be sent again (the broker lost records of them)."""
         self._probed = 0.0
+        self._observed_at = -1e9
         self.replayed = 0
         """Rows sent again because the broker had lost them."""
 
@@ -275,7 +279,7 @@ class Relay:
             if rows:
                 sent = await self._send(rows)
                 await self._mark_sent(session, sent)
-            await self._observe_backlog(session)
+            await self._observe_backlog_due(session)
         if not rows:
             await self._probe_if_due()
             return 0
@@ -283,10 +287,13 @@ class Relay:
 
     async def _publish_without_lock(self) -> int:
         """SQLite (one relay per file): read, send and mark in separate steps, so the
-        database's single write lock is never held while waiting for the broker."""
+        database's single write lock is never held while waiting for the broker. (Marking
+        in the background instead, so the next batch goes out at once, was tried: the
+        back-to-back produce requests got overlapping offsets from Tansu, which the
+        lost-records check rightly took for a new log.)"""
         async with self._read_sessionmaker() as session:
             rows = (await session.execute(self._unsent())).all()
-            await self._observe_backlog(session)
+            await self._observe_backlog_due(session)
         if not rows:
             await self._probe_if_due()
             return 0
@@ -295,6 +302,14 @@ class Relay:
             async with self.sessionmaker() as session, session.begin():
                 await self._mark_sent(session, sent)
         return await self._settle(rows, sent)
+
+    async def _observe_backlog_due(self, session: AsyncSession) -> None:
+        """The backlog gauges, at most once per BACKLOG_SECONDS: two aggregate queries per
+        batch were a good part of a relay pass."""
+        now = time.monotonic()
+        if now - self._observed_at >= BACKLOG_SECONDS:
+            self._observed_at = now
+            await self._observe_backlog(session)
 
     async def _send(self, rows: Sequence[Any]) -> list[tuple[Any, BaseException | None]]:
         await self._check_broker({row.topic for row in rows})
@@ -351,7 +366,9 @@ class Relay:
         self._probed = time.monotonic()
         present = set(client.cluster.topics())
         if updated:  # the broker answered for every tracked topic: one it left out is gone
-            ends.update({tp: -1 for tp in marks if tp.topic not in present})
+            # (unless the broker itself just answered for the partition: a metadata answer
+            # racing a topic's creation can leave it out)
+            ends.update({tp: -1 for tp in marks if tp.topic not in present and tp not in ends})
         self._lost_below(marks, ends)
         missing = topics - present
         if missing:
@@ -373,7 +390,10 @@ class Relay:
 
     def _note_acks(self, results: Sequence[Any]) -> None:
         """Remember what the broker acknowledged. An offset at or below one it acknowledged
-        before means a new, shorter log: the topic's earlier rows are lost with the old one."""
+        before means the broker wrote over records it had acknowledged (a new, shorter log;
+        or, seen with Tansu after a restart, an abandoned producer's retried batch and a
+        fresh producer's batch given the same offsets): the topic's rows go out again.
+        Duplicates, which consumers drop, rather than a loss."""
         sent: dict[TopicPartition, list[int]] = {}
         for r in results:
             if not isinstance(r, BaseException):

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared import db, kafka, migrations
 from shared.consumer import BatchHandler, Consumer, Handler
+from shared.events import Event
 from shared.inbox import Inbox, inbox_table
 from shared.outbox import Outbox, Relay, outbox_table
 from shared.settings import ServiceSettings
@@ -82,6 +83,8 @@ class Runtime:
         handler: Handler | None = None,
         batch_handler: BatchHandler | None = None,
         on_commit: Callable[[], None] | None = None,
+        peek: Callable[[Sequence[Event]], None] | None = None,
+        idempotent: bool = False,
     ) -> Consumer:
         """Register a consume loop: `handler` per event, or `batch_handler` per batch;
         `on_commit` runs after each batch's transaction commits (besides waking the relay)."""
@@ -103,6 +106,8 @@ class Runtime:
             inbox=self.plumbing.inbox,
             outbox=self.plumbing.outbox,
             on_commit=wake,
+            peek=peek,
+            idempotent=idempotent,
         )
         self.consumers.append(consumer)
         return consumer

@@ -164,7 +164,13 @@ async def observe_queue(session: AsyncSession) -> None:
 
 
 async def drain_queue(session: AsyncSession, team: str, *, handoff: Handoff) -> int:
-    """Assign the team's queued leads, oldest first, while someone can take them."""
+    """Assign the team's queued leads, oldest first, while someone can take them.
+
+    Nothing queued (the common case after feedback): no team lock, so feedback does not
+    queue behind the consumer's batch that holds it. A lead queued by a transaction not yet
+    committed is drained by the scanner's next pass, which drains every team with a queue."""
+    if not await store.queued_leads(session, team, 1):
+        return 0
     await store.lock_team(session, team)  # team first: two drains never hold each other's leads
     assigned = 0
     for lead_id in await store.queued_leads(session, team, handoff.drain_batch):

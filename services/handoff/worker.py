@@ -26,4 +26,6 @@ def register(runtime: Runtime, handoff: Handoff) -> None:
         group="handoff-keys",
         batch_handler=partial(keyring.store_keys, clock=handoff.clock),
         on_commit=keyring.stored,
+        peek=keyring.fetched,
+        idempotent=True,  # keys are stored with ON CONFLICT DO NOTHING, deletions are upserts
     )

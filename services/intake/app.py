@@ -22,7 +22,7 @@ from shared.auth import KeyStore
 from shared.clock import Clock, SystemClock
 from shared.consumer import Consumer
 from shared.db import transaction
-from shared.events import TOPIC_HANDOFF
+from shared.events import TOPIC_HANDOFF, LeadErased
 from shared.runtime import Runtime
 from shared.web import create_service_app
 
@@ -76,6 +76,7 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
             topics=[TOPIC_HANDOFF],
             group="intake-erasures",
             batch_handler=partial(erasure.confirm_erasures, clock=the_clock),
+            wants={LeadErased.TYPE},  # the rest of leads.handoff costs intake nothing
             sessionmaker=runtime.sessionmaker,
             inbox=plumbing.inbox,
             outbox=plumbing.outbox,

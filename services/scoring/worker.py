@@ -23,4 +23,6 @@ def register(runtime: Runtime, scoring: service.Scoring) -> None:
         group="scoring-keys",
         batch_handler=partial(keyring.store_keys, clock=scoring.clock),
         on_commit=keyring.stored,
+        peek=keyring.fetched,
+        idempotent=True,  # keys are stored with ON CONFLICT DO NOTHING, deletions are upserts
     )
