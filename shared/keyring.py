@@ -53,8 +53,9 @@ def _insert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.I
     return sqlite.insert(table)
 
 
-FETCHED_MAX = 50_000
-"""Keys kept in memory per process (about 150 bytes each)."""
+FETCHED_MAX = 2_048
+"""Keys kept in memory per process (~350 bytes each): enough to bridge the keys consumer's
+fetch and its commit; 50,000 showed as ~20 MB of RSS growth in the soak."""
 
 KEY_RETRY_SECONDS = 0.05
 """A data batch waiting for a key retries at least this often."""
