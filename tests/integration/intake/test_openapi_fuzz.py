@@ -3,6 +3,7 @@ valid or not, gets a server error or an answer the document does not describe.""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from shared.auth import KeyStore
 from tests.infra import service_env
 from tests.integration.intake.conftest import FORMS_YAML, HOOK_SECRET
 
-EXAMPLES = 40
+EXAMPLES = int(os.environ.get("LEADRELAY_FUZZ_EXAMPLES", "40"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
