@@ -61,6 +61,10 @@ def intake_schema(broker: str, keys_file: Path, tmp_path: Path) -> Iterator[Any]
         shutdown_lifespans()  # the app's lifespan runs in schemathesis' own event loop
 
 
+def _readiness(operation: Any) -> bool:
+    return bool(operation.method.upper() == "GET" and operation.path == "/readyz")
+
+
 def test_no_generated_request_gets_a_server_error_or_an_undocumented_answer(
     intake_schema: Any, keys_file: Path
 ) -> None:
@@ -69,6 +73,9 @@ def test_no_generated_request_gets_a_server_error_or_an_undocumented_answer(
     operations = [result.ok() for result in intake_schema.get_all_operations()]
     assert len(operations) >= 10
     for operation in operations:
+        # /readyz answers its documented 503 while the broker connection is still starting
+        # (seen in CI): "not ready" is its job, not a server error.
+        checks = [c for c in CHECKS if c is not not_a_server_error or not _readiness(operation)]
         for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
 
             @given(case=operation.as_strategy(generation_mode=mode))
@@ -82,7 +89,7 @@ def test_no_generated_request_gets_a_server_error_or_an_undocumented_answer(
             )
             def check(case: Any) -> None:
                 response = case.call(headers=auth)
-                case.validate_response(response, checks=CHECKS, headers=auth)
+                case.validate_response(response, checks=checks, headers=auth)  # noqa: B023 - run within this iteration
 
             try:
                 check()
