@@ -19,6 +19,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
+from shared.sqlite_inline import inline_url
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -54,9 +56,10 @@ def create_engine(url: str, *, schema: str, pool_size: int = 10) -> AsyncEngine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 30}
         # One connection for writers: they queue in the pool (awaiting, in order) instead of
-        # meeting in SQLite's busy handler, which sleeps. Readers get their own engine.
+        # meeting at SQLite's lock. Readers get their own engine. Statements run on the
+        # event loop's thread (see shared/sqlite_inline.py).
         kwargs.update(pool_size=1, max_overflow=0, pool_timeout=30)
-        engine = _create_async_engine(url, **kwargs)
+        engine = _create_async_engine(inline_url(parsed), **kwargs)
         _sqlite_serialise_writers(engine)
         return engine
     kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
@@ -78,7 +81,6 @@ def _sqlite_serialise_writers(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -99,7 +101,11 @@ def create_read_engine(url: str, *, schema: str, write_engine: AsyncEngine) -> A
     if not is_sqlite(url):
         return write_engine
     engine = _create_async_engine(
-        url, connect_args={"timeout": 30}, pool_size=5, max_overflow=5, hide_parameters=True
+        inline_url(make_url(url)),
+        connect_args={"timeout": 30},
+        pool_size=5,
+        max_overflow=5,
+        hide_parameters=True,
     )
     _sqlite_serialise_writers(engine)
     return engine.execution_options(**{READ_ONLY_OPTION: True})

@@ -54,6 +54,10 @@ BACKLOG_SECONDS = 1.0
 PROBE_SECONDS = 1.0
 """How often an idle relay asks the broker whether it still holds what it acknowledged."""
 
+CHECK_SECONDS = 0.25
+"""How often a busy relay does (before a batch): a check per batch was two of its round
+trips out of three."""
+
 
 class BrokerLostRecords(Exception):
     """The broker no longer holds records it acknowledged to this relay."""
@@ -176,6 +180,7 @@ class Relay:
         send_timeout: float = 15.0,
         replay_window: timedelta | None = None,
         probe_seconds: float = PROBE_SECONDS,
+        check_seconds: float = CHECK_SECONDS,
     ) -> None:
         self.service = service
         self.table = table
@@ -187,6 +192,7 @@ class Relay:
         self.replay_window = replay_window
         """How far back rows are sent again when the broker lost records (None: all)."""
         self.probe_seconds = probe_seconds
+        self.check_seconds = check_seconds
         self._wake = asyncio.Event()
         self._sqlite = is_sqlite(str(sessionmaker.kw["bind"].url))
         self._read_sessionmaker = read_sessions or read_sessionmaker(sessionmaker.kw["bind"])
@@ -200,6 +206,8 @@ class Relay:
         self._lost: set[str] = set()
         """Topics whose sent rows must be sent again (the broker lost records of them)."""
         self._probed = 0.0
+        self._checked_topics: set[str] = set()
+        """Topics the broker had when last checked, since this relay's producer started."""
         self._observed_at = -1e9
         self.replayed = 0
         """Rows sent again because the broker had lost them."""
@@ -234,6 +242,7 @@ class Relay:
                 # topics (Tansu's memory engine does, and acknowledges writes to a missing
                 # topic while keeping nothing); the factory creates them before producing.
                 producer, self.producer = self.producer, None
+                self._checked_topics.clear()
                 if producer is not None:
                     await stop_quietly(producer)
                 with contextlib.suppress(Exception):  # keep the backlog gauges true while down
@@ -312,7 +321,9 @@ class Relay:
             await self._observe_backlog(session)
 
     async def _send(self, rows: Sequence[Any]) -> list[tuple[Any, BaseException | None]]:
-        await self._check_broker({row.topic for row in rows})
+        topics = {row.topic for row in rows}
+        if self._check_due(topics):
+            await self._check_broker(topics)
         futures = []
         for row in rows:
             given = row.headers or {}
@@ -337,9 +348,21 @@ class Relay:
             for row, r in zip(rows, results, strict=True)
         ]
 
+    def _check_due(self, topics: set[str]) -> bool:
+        """Before the first batch of a producer, before a batch for a topic not checked yet,
+        and otherwise at most every `check_seconds`. Between checks, a broker that lost
+        records shows in its acknowledgements (`_note_acks`: an offset at or below one it
+        acknowledged before), and the next check catches what those cannot show (a topic
+        gone); either way the topic's rows go out again, so a skipped check costs
+        duplicates, never a loss."""
+        return (
+            not self._checked_topics.issuperset(topics)
+            or time.monotonic() - self._probed >= self.check_seconds
+        )
+
     async def _check_broker(self, topics: set[str]) -> None:
-        """Before each batch, fresh metadata and, in the same round trip time, the end
-        offset of every partition this relay has acknowledged records on.
+        """Fresh metadata and, in the same round trip time, the end offset of every
+        partition this relay has acknowledged records on (see `_check_due` for when).
 
         - A partition whose end lies at or below the lowest offset acknowledged in the
           last send that reached it, or whose topic is gone, lost records the broker had
@@ -352,8 +375,8 @@ class Relay:
           has (Tansu would create the topic with its own partition count, or drop them;
           no client's metadata request creates one, see `shared.kafka._NoAutoCreate`).
 
-        Both run per batch (and about once a second when idle), never per record; the
-        offsets request goes out alongside the metadata one, so it adds no latency."""
+        Both run every `check_seconds` at most while busy (about once a second when idle),
+        never per record; the offsets request goes out alongside the metadata one."""
         client = self.producer.client
         marks = dict(self._acked)
         for topic in topics | {tp.topic for tp in marks}:
@@ -372,7 +395,9 @@ class Relay:
         self._lost_below(marks, ends)
         missing = topics - present
         if missing:
+            self._checked_topics.clear()
             raise RetryLater(f"topics missing on the broker: {sorted(missing)}")
+        self._checked_topics |= topics
 
     async def _probe_if_due(self) -> None:
         """An idle relay checks too, now and then: rows it sent before the broker lost them
@@ -411,6 +436,7 @@ class Relay:
             self._acked[tp] = (min(offsets), highest)
 
     def _forget(self, topics: set[str]) -> None:
+        self._checked_topics -= topics
         for tp in [tp for tp in self._acked if tp.topic in topics]:
             del self._acked[tp]
 

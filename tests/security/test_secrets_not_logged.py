@@ -127,19 +127,21 @@ def stack(tmp_path: Path, stack_env: dict[str, str]) -> Iterator[dict[str, str]]
         for i, svc in enumerate(("intake", "scoring", "handoff"))
     }
     try:
-        # intake alone need be up: the lead waits on the topic until scoring and handoff are
+        # every service answers: the test calls handoff too, not only intake
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
+        waiting = list(urls)
+        while waiting and time.monotonic() < deadline:
             if proc.poll() is not None:
                 pytest.fail(f"leadrelay up exited with {proc.returncode}; see {data}/*.log")
             try:
-                if httpx.get(f"{urls['intake']}/readyz", timeout=1).status_code == 200:
-                    break
+                if httpx.get(f"{urls[waiting[0]]}/readyz", timeout=1).status_code == 200:
+                    waiting.pop(0)
+                    continue
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        else:
-            pytest.fail(f"intake did not become ready; see {data}/*.log")
+        if waiting:
+            pytest.fail(f"{waiting} did not become ready; see {data}/*.log")
         yield urls
     finally:
         proc.send_signal(signal.SIGINT)
