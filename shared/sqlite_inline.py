@@ -79,13 +79,13 @@ class SQLiteDialect_inline(SQLiteDialect_pysqlite):
             return pool.AsyncAdaptedQueuePool
         return pool.StaticPool
 
-    def create_connect_args(self, url: URL) -> Any:
-        args, kwargs = super().create_connect_args(url)
-        self.lock_timeout = float(kwargs.pop("timeout", DEFAULT_TIMEOUT))
-        kwargs["timeout"] = 0  # never sleep in SQLite's busy handler (see the module doc)
-        kwargs["check_same_thread"] = False  # the pool may close it from another thread
-        kwargs["factory"] = _Connection
-        return args, kwargs
+    def connect(self, *cargs: Any, **cparams: Any) -> Any:
+        """`timeout` (the URL's or connect_args') bounds the wait for a lock, done here."""
+        self.lock_timeout = float(cparams.pop("timeout", DEFAULT_TIMEOUT))
+        cparams["timeout"] = 0  # never sleep in SQLite's busy handler (see the module doc)
+        cparams["check_same_thread"] = False  # the pool may close it from another thread
+        cparams["factory"] = _Connection
+        return super().connect(*cargs, **cparams)
 
     def on_connect(self) -> Callable[[Any], None]:
         inherited = super().on_connect()
