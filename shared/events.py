@@ -6,7 +6,6 @@ Events are past-tense classes, defined once. The JSON Schema and AsyncAPI docume
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
@@ -18,6 +17,8 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     model_serializer,
 )
+
+from shared import ids
 
 TOPIC_RECEIVED = "leads.received"
 TOPIC_SCORED = "leads.scored"
@@ -377,7 +378,7 @@ class Event(BaseModel):
     TOPIC: ClassVar[str] = ""
 
     specversion: Literal["1.0"] = "1.0"
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    id: str = Field(default_factory=ids.new_id)
     source: str
     type: str = ""
     subject: str | None = Field(None, description="the lead id")

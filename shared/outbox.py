@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
-from shared import metrics
+from shared import ids, metrics
 from shared.db import RetryLater, is_sqlite, read_sessionmaker
 from shared.events import Event, serialize_event
 from shared.kafka import end_offsets, stop_quietly
@@ -130,7 +129,7 @@ class Outbox:
         """A null value for `key` on a compacted topic: the broker drops the key's records."""
         await self.add_raw(
             session,
-            event_id=f"tombstone:{uuid.uuid4()}",
+            event_id=f"tombstone:{ids.new_id()}",
             topic=topic,
             key=key,
             payload=b"",

@@ -18,8 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +26,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from shared import ids
 from shared.events import (
     SEALED_FIELDS,
     Event,
@@ -59,7 +58,7 @@ class DataKey:
 
     @classmethod
     def new(cls) -> DataKey:
-        return cls(kid=secrets.token_hex(8), key=os.urandom(KEY_BYTES))
+        return cls(kid=ids.token_hex(8), key=ids.random_bytes(KEY_BYTES))
 
     @classmethod
     def of(cls, data: LeadKeyData) -> DataKey:
@@ -86,7 +85,7 @@ def _unb64(text: str) -> bytes:
 def seal(key: DataKey, fields: Mapping[str, Any], *, aad: str) -> Sealed:
     """`fields` as compact JSON, encrypted and authenticated; `aad` binds it to one lead."""
     plaintext = json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
-    nonce = os.urandom(NONCE_BYTES)
+    nonce = ids.random_bytes(NONCE_BYTES)
     ct = AESGCM(key.key).encrypt(nonce, plaintext, aad.encode())
     return Sealed.model_construct(kid=key.kid, alg="A256GCM", ct=_b64(nonce + ct))  # ours: valid
 

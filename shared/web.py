@@ -4,7 +4,6 @@ request metrics, correlation ids and a body size limit."""
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
@@ -14,8 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared import ids, metrics
 from shared import logging as lr_logging
-from shared import metrics
 from shared.problems import PROBLEM_JSON, install_problem_handlers
 
 Readiness = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
@@ -147,13 +146,13 @@ def _correlation_from(headers: dict[bytes, bytes]) -> str:
     given = headers.get(b"x-correlation-id", b"").decode("latin-1").replace("-", "").lower()
     if len(given) == 32 and all(c in "0123456789abcdef" for c in given):
         return given
-    return uuid.uuid4().hex
+    return ids.uuid4().hex
 
 
 def traceparent_for(correlation_id: str) -> str:
     """A W3C traceparent whose trace id is the correlation id (a new span each hop)."""
     trace = correlation_id.replace("-", "")[:32].rjust(32, "0")
-    return f"00-{trace}-{uuid.uuid4().hex[:16]}-01"
+    return f"00-{trace}-{ids.uuid4().hex[:16]}-01"
 
 
 async def _too_large(send: Send, limit: int, correlation_id: str | None = None) -> None:

@@ -14,7 +14,6 @@ each was done; it never holds the email.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.intake import store
 from services.intake.normalize import identity_of, normalize_email
 from services.intake.tables import keyring, plumbing
+from shared import ids
 from shared.auth import Principal
 from shared.clock import Clock
 from shared.events import TOPIC_KEYS, Event, LeadErased, LeadErasedData
@@ -92,7 +92,7 @@ async def _erase(
     by: Principal,
     now: datetime,
 ) -> ErasureState:
-    erasure_id = str(uuid.uuid4())
+    erasure_id = ids.new_id()
     await store.erase_leads(session, lead_ids, now)
     await keyring.shred(session, lead_ids, now)
     events: list[Event] = [

@@ -6,7 +6,6 @@ docs/intake-channels.md.
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
@@ -27,7 +26,7 @@ from services.intake.problems import (
     invalid_lead,
 )
 from services.intake.schemas import LeadAccepted
-from shared import metrics
+from shared import ids, metrics
 from shared.auth import AdminScope, KeyStore, Principal, presented_key
 from shared.problems import (
     Forbidden,
@@ -178,7 +177,7 @@ def _form_answer(reply: service.FormReply, origin: str | None, *, navigating: bo
     if navigating and form.thank_you_url:
         return RedirectResponse(form.thank_you_url, status_code=303, headers=cors)
     if reply.outcome is None or reply.outcome.answer is None:  # a bot: looks accepted
-        answer = LeadAccepted(lead_id=str(uuid.uuid4()), status="accepted")
+        answer = LeadAccepted(lead_id=ids.new_id(), status="accepted")
     else:
         answer = reply.outcome.answer
     return JSONResponse(answer.model_dump(mode="json"), status_code=202, headers=cors)

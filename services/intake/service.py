@@ -8,7 +8,6 @@ records in one go. The commit belongs to the caller (the request, or one batch c
 from __future__ import annotations
 
 import json
-import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +39,7 @@ from services.intake.schemas import (
     field_errors,
 )
 from services.intake.tables import keyring, plumbing
-from shared import metrics
+from shared import ids, metrics
 from shared.clock import Clock
 from shared.events import Event, LeadData, LeadKeyIssued, LeadReceived, LeadUpdated
 from shared.pii import DataKey, seal_lead
@@ -94,7 +93,7 @@ async def accept_leads(
         else {},
         now=now,
         channel=channel,
-        new_id=lambda: str(uuid.uuid4()),
+        new_id=ids.new_id,
         dedupe=dedupe,
     )
     await store.insert_leads(session, plan.inserts.values())
