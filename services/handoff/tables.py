@@ -130,7 +130,8 @@ leads = Table(
     Column("closed_at", UtcDateTime(), nullable=True),
     Index("ix_leads_status_team", "status", "team"),
     Index("ix_leads_email_domain", "email_domain"),
-    Index("ix_leads_rep_id_status", "rep_id", "status"),
+    # covers the open-lead count per rep (capacity) without reading the rows
+    Index("ix_leads_rep_id_status_first_attempt_at", "rep_id", "status", "first_attempt_at"),
 )
 
 assignments = Table(
