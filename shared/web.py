@@ -3,6 +3,7 @@ request metrics, correlation ids and a body size limit."""
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
@@ -224,10 +225,32 @@ def run_service(settings: Any, create_app: Callable[[Any], FastAPI]) -> None:
 
     lr_logging.configure(settings.service, settings.log_level)
     uvicorn.run(
-        create_app(settings),
+        _freeze_heap_once_started(create_app(settings)),
         host=settings.host,
         port=settings.port,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=15,
     )
+
+
+def _freeze_heap_once_started(app: Any) -> Any:
+    """Once the lifespan has started (modules, schemas, compiled statements, migrations: the
+    bulk of the heap, and all of it for good), move what is alive out of the collector's
+    reach (`gc.freeze`). A full collection walked all of it: 70-110 ms with every service
+    stopped, every few seconds under load, and the end-to-end p99 was those pauses."""
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+
+        async def sending(message: Any) -> None:
+            await send(message)
+            if message.get("type") == "lifespan.startup.complete":
+                gc.collect()
+                gc.freeze()
+
+        await app(scope, receive, sending)
+
+    return wrapped
