@@ -129,9 +129,12 @@ class Keyring:
         """Store keys; a lead already known (or already shredded) keeps what it has."""
         if not keys:
             return
+        # In lead_id order, here and in `shred`: the data consumer and the keys consumer
+        # insert the same leads' keys at once, and on PostgreSQL rows taken in two orders
+        # deadlocked (seen: a batch aborted after deadlock_timeout, a 1 s stall).
         rows = [
             {"lead_id": lead_id, "kid": k.kid, "key": k.key, "created_at": at}
-            for lead_id, (k, at) in keys.items()
+            for lead_id, (k, at) in sorted(keys.items())
         ]
         stmt = _insert(session, self.table).on_conflict_do_nothing(index_elements=["lead_id"])
         await session.execute(stmt, rows)
@@ -161,7 +164,7 @@ class Keyring:
             index_elements=["lead_id"],
             set_={"kid": None, "key": None, "shredded_at": stmt.excluded.shredded_at},
         )
-        await session.execute(stmt, [{"lead_id": i, "shredded_at": at} for i in lead_ids])
+        await session.execute(stmt, [{"lead_id": i, "shredded_at": at} for i in sorted(lead_ids)])
 
     async def store_keys(
         self, session: AsyncSession, events: Sequence[Event], *, clock: Clock
