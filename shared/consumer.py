@@ -49,6 +49,10 @@ COMMIT_TIMEOUT_SECONDS = 10.0
 STALL_SECONDS = 30.0
 
 
+class _BatchFailed(Exception):
+    """The fast path met an event it cannot process: do the batch again, isolating it."""
+
+
 class _RestartConsumer(Exception):
     """Leave the consume loop; `run` starts a fresh consumer after a pause."""
 
@@ -251,11 +255,26 @@ class Consumer:
             metrics.CONSUMER_PROGRESS.labels(self.service, topic).set(now)
 
     async def _process(self, batch: dict[Any, list[Any]]) -> None:
-        """One transaction for the whole batch; a poison event is found and isolated only
-        when the batch fails, so the common path costs one savepoint, not one per event."""
+        """One transaction for the whole batch. A poison event is found and isolated only
+        when the batch fails: the common path has no savepoint (two round trips per batch
+        on PostgreSQL); a failed batch is rolled back whole and done again, each event in
+        its own savepoint."""
         items = self._relevant([_parse(msg) for msgs in batch.values() for msg in msgs])
         if not items:
             return
+        try:
+            fresh, errors = await self._transaction(items, isolate=False)
+        except _BatchFailed as failed:
+            log.info("batch of %d failed (%s); isolating the poison", len(items), failed)
+            fresh, errors = await self._transaction(items, isolate=True)
+        self._after_commit(fresh, errors)
+        self.processed += len(items)
+        if self.on_commit is not None:
+            self.on_commit()
+
+    async def _transaction(
+        self, items: list[_Item], *, isolate: bool
+    ) -> tuple[list[_Item], dict[str, str]]:
         async with self.sessionmaker() as session, session.begin():
             seen = (
                 set()
@@ -274,7 +293,9 @@ class Consumer:
                 fresh.append(item)
             errors = {i.inbox_id: i.error for i in fresh if i.error is not None}
             handled = [i for i in fresh if i.event is not None]
-            if handled and not await self._handle_all(session, [i.event for i in handled]):
+            if handled and not isolate:
+                await self._handle_all(session, [i.event for i in handled])
+            elif handled:
                 for item in handled:
                     error = await self._handle_one(session, item.event)
                     if error is not None:
@@ -284,10 +305,7 @@ class Consumer:
                     await self._dead_letter(session, item, errors[item.inbox_id])
             if not self.idempotent:
                 await self.inbox.record(session, done)
-        self._after_commit(fresh, errors)
-        self.processed += len(items)
-        if self.on_commit is not None:
-            self.on_commit()
+        return fresh, errors
 
     def _relevant(self, items: list[_Item]) -> list[_Item]:
         """Shows the batch to `peek`, then drops the well-formed events not `wanted`."""
@@ -316,21 +334,19 @@ class Consumer:
                     },
                 )
 
-    async def _handle_all(self, session: AsyncSession, events: list[Any]) -> bool:
-        """The fast path: every event of the batch in one savepoint. False if one failed."""
+    async def _handle_all(self, session: AsyncSession, events: list[Any]) -> None:
+        """The fast path: every event of the batch, no savepoint. A failure that is not
+        transient raises _BatchFailed, which rolls the whole transaction back."""
         try:
-            async with session.begin_nested():
-                if self.batch_handler is not None:
-                    await self.batch_handler(session, events)
-                else:
-                    for event in events:
-                        await self._call(session, event)
+            if self.batch_handler is not None:
+                await self.batch_handler(session, events)
+            else:
+                for event in events:
+                    await self._call(session, event)
         except Exception as exc:
             if is_transient(exc) and not isinstance(exc, IntegrityError):
                 raise
-            log.info("batch of %d failed (%s); isolating the poison", len(events), exc)
-            return False
-        return True
+            raise _BatchFailed(f"{type(exc).__name__}: {exc}") from exc
 
     async def _handle_one(self, session: AsyncSession, event: Any) -> str | None:
         """The slow path: one event in its own savepoint, so a poison event rolls back alone."""
