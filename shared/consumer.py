@@ -102,8 +102,11 @@ class Consumer:
         wants: Collection[str] | None = None,
         peek: Callable[[Sequence[Event]], None] | None = None,
         idempotent: bool = False,
+        background: bool = False,
     ) -> None:
         self.settings = settings
+        self.background = background
+        """Off a lead's path: fetches may be held longer (see shared/kafka.new_consumer)."""
         self.wants = frozenset(wants) if wants is not None else None
         """Event types this consumer handles; others (well-formed) are passed over without
         a transaction or an inbox row. None: every type."""
@@ -165,7 +168,7 @@ class Consumer:
 
     async def _run_consumer(self) -> None:
         await ensure_topics(self.settings)  # subscribing to a missing topic waits for metadata
-        self._consumer = new_consumer(self.settings, group=self.group)
+        self._consumer = new_consumer(self.settings, group=self.group, background=self.background)
         self._consumer.subscribe(list(self.topics), listener=_CommitOnRevoke(self))
         await self._consumer.start()
         backoff = 0.1

@@ -75,7 +75,11 @@ async def start_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     return producer
 
 
-def new_consumer(settings: ServiceSettings, *, group: str) -> AIOKafkaConsumer:
+def new_consumer(
+    settings: ServiceSettings, *, group: str, background: bool = False
+) -> AIOKafkaConsumer:
+    """A consumer of a LeadRelay group. `background`: off a lead's path, so the broker may
+    hold its fetches longer (`kafka_background_fetch_wait_ms`)."""
     return AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id=f"leadrelay-{settings.service}",
@@ -83,10 +87,14 @@ def new_consumer(settings: ServiceSettings, *, group: str) -> AIOKafkaConsumer:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         metadata_max_age_ms=CONSUMER_METADATA_MAX_AGE_MS,
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        fetch_max_wait_ms=settings.kafka_background_fetch_wait_ms
+        if background
+        else settings.kafka_fetch_max_wait_ms,
+        fetch_max_bytes=settings.kafka_fetch_max_bytes,
+        max_partition_fetch_bytes=settings.kafka_max_partition_fetch_bytes,
         max_poll_interval_ms=300_000,
-        session_timeout_ms=10_000,
-        heartbeat_interval_ms=3_000,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=min(3_000, settings.kafka_session_timeout_ms // 3),
         request_timeout_ms=max(settings.kafka_request_timeout_ms, 40_000),
     )
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared import db, kafka, migrations
+from shared import db, kafka, migrations, pg_upkeep
 from shared.consumer import BatchHandler, Consumer, Handler
 from shared.events import Event
 from shared.inbox import Inbox, inbox_table
@@ -48,6 +48,8 @@ class Runtime:
     read_sessionmaker: async_sessionmaker[AsyncSession]
     consumers: list[Consumer] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    maintenance: list[asyncio.Task[Any]] = field(default_factory=list)
+    """Loops with no state of their own to finish (cancelled first on stop)."""
 
     @classmethod
     def build(cls, settings: ServiceSettings, plumbing: Plumbing) -> Runtime:
@@ -121,11 +123,24 @@ class Runtime:
         self.tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         for c in self.consumers:
             self.tasks.append(asyncio.create_task(c.run(), name=f"consumer-{c.group}"))
+        every = self.settings.pg_upkeep_seconds
+        if every > 0 and not db.is_sqlite(self.engine):
+            self.maintenance.append(
+                asyncio.create_task(
+                    pg_upkeep.keep_tables(self.engine, self.settings.service, every),
+                    name="pg-upkeep",
+                )
+            )
 
     def background(self, coro: Any, name: str) -> None:
         self.tasks.append(asyncio.create_task(coro, name=name))
 
     async def stop(self) -> None:
+        for task in self.maintenance:
+            task.cancel()
+        for task in self.maintenance:
+            with contextlib.suppress(BaseException):
+                await task
         self.relay.stop()
         for c in self.consumers:
             c.stop()

@@ -30,12 +30,42 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
     database_url: str = "sqlite+aiosqlite:///./.leadrelay/leadrelay.db"
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    kafka_fetch_max_wait_ms: int = 10
+    kafka_fetch_max_wait_ms: int = Field(
+        10,
+        ge=0,
+        description="how long the broker may hold a fetch (Tansu always holds it "
+        "this long): every consumer hop waits up to this",
+    )
+    kafka_background_fetch_wait_ms: int = Field(
+        250,
+        ge=0,
+        description="the same for consumers off the lead's path (intake's "
+        "erasure confirmations): fewer empty fetches for the broker and the service",
+    )
+    kafka_max_partition_fetch_bytes: int = Field(
+        262_144,
+        gt=0,
+        description="per partition per fetch; with the total below, bounds "
+        "what a lagging consumer holds in memory (a fetch answers at least one batch)",
+    )
+    kafka_fetch_max_bytes: int = Field(1_048_576, gt=0, description="per fetch, all partitions")
+    kafka_session_timeout_ms: int = Field(
+        10_000,
+        ge=1_000,
+        description="consumer group session timeout (heartbeats every "
+        "third of it, at most 3 s); Tansu also holds a group's join for half of it",
+    )
     kafka_partitions: int = 3
     kafka_request_timeout_ms: int = 10_000
     consumer_batch_size: int = 500
     outbox_batch_size: int = 500
     outbox_poll_seconds: float = 1.0
+    pg_upkeep_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="PostgreSQL with autovacuum off: how often the service vacuums and "
+        "analyzes its own tables by autovacuum's rules; 0: never",
+    )
     keys_file: str = ".leadrelay/keys.json"
     log_level: str = "INFO"
     max_body_bytes: int = 1_048_576

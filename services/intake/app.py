@@ -77,6 +77,7 @@ def create_app(settings: IntakeSettings, *, clock: Clock | None = None) -> FastA
             group="intake-erasures",
             batch_handler=partial(erasure.confirm_erasures, clock=the_clock),
             wants={LeadErased.TYPE},  # the rest of leads.handoff costs intake nothing
+            background=True,  # a confirmation may take a quarter second longer
             sessionmaker=runtime.sessionmaker,
             inbox=plumbing.inbox,
             outbox=plumbing.outbox,
