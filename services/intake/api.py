@@ -105,12 +105,11 @@ async def require_json(request: Request) -> None:  # async: no thread hop per re
 )
 async def submit_lead(
     request: Request,
-    response: Response,
     principal: IntakeScope,
     _: Annotated[None, Depends(require_json)],
     lead: LeadIn,
     idempotency_key: IdempotencyKey = None,
-) -> LeadAccepted:
+) -> Response:
     """Store the lead and queue it for scoring in one transaction: 202 means it cannot be lost.
 
     The same `Idempotency-Key` returns the first answer (with `Idempotent-Replayed: true`)
@@ -125,10 +124,15 @@ async def submit_lead(
     )
     if outcome.conflict:
         raise IdempotencyKeyReused("this Idempotency-Key was used for a different lead")
-    if outcome.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
     assert outcome.answer is not None
-    return outcome.answer
+    # The answer is already a LeadAccepted: written as is rather than validated again
+    # against the response model, which documents it.
+    return Response(
+        outcome.answer.model_dump_json(),
+        status_code=202,
+        media_type="application/json",
+        headers={"Idempotent-Replayed": "true"} if outcome.replayed else None,
+    )
 
 
 # --- a batch -------------------------------------------------------------------------------
