@@ -114,6 +114,14 @@ async def run(database: str, rate: float, seconds: float) -> None:
             f"{name:64s} {percentile(values, 50):7.1f} {percentile(values, 90):7.1f} "
             f"{percentile(values, 99):7.1f}"
         )
+    print("total by second sent (s: count p50 p99 max, ms):")
+    for second in range(int(max(r[1] for r in rows)) + 1):
+        totals = [r[0] for r in rows if second <= r[1] < second + 1]
+        if totals:
+            print(
+                f"  {second:3d}: {len(totals):5d} {percentile(totals, 50):7.1f} "
+                f"{percentile(totals, 99):7.1f} {max(totals):7.1f}"
+            )
     print("slowest (total ms, sent at s, hops ms):")
     for total, at, hops in sorted(rows, reverse=True)[:SLOWEST]:
         print(f"  {total:6.0f} at {at:6.2f}s  {[round(h) for h in hops]}")
