@@ -180,6 +180,20 @@ class RetryLater(Exception):
         self.wait = wait
 
 
+# PostgreSQL's SQLSTATEs that say "this transaction lost a race, do it again", never "this
+# message is bad": deadlock_detected, serialization_failure, lock_not_available; and the
+# classes of a connection or server going away (08: connection exception; 57P01-57P03:
+# shutdown, crash, cannot connect now).
+_RETRY_SQLSTATES = frozenset({"40P01", "40001", "55P03", "57P01", "57P02", "57P03"})
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error (PostgreSQL's drivers carry it), else None."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code if isinstance(code, str) else None
+
+
 def is_transient(exc: BaseException) -> bool:
     """Errors worth retrying the whole unit of work for, rather than dead-lettering a message."""
     if isinstance(exc, RetryLater):
@@ -188,6 +202,12 @@ def is_transient(exc: BaseException) -> bool:
         return True  # a concurrent replica won the race; a retry sees its inbox row
     if isinstance(exc, OperationalError | InterfaceError):
         return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        # asyncpg's errors all reach SQLAlchemy as its generic DBAPIError: a deadlock between
+        # two consumers' transactions is no reason to dead-letter either one's events.
+        code = sqlstate(exc)
+        if code is not None and (code in _RETRY_SQLSTATES or code.startswith("08")):
+            return True
     return isinstance(exc, OSError | TimeoutError | ConnectionError)

@@ -8,7 +8,9 @@ the precedence is built from two environment sources instead.
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -74,8 +76,26 @@ class ServiceSettings(BaseSettings):
     )
     rate_limit_burst: float = Field(200.0, ge=1, description="requests one key may burst")
     key_wait_seconds: float = Field(
-        30.0, gt=0, description="how long an event waits for its lead's data key before the DLQ"
+        30.0,
+        gt=0,
+        description="how long an event waits for its lead's data key before the DLQ; at "
+        "least twice the session timeout (a key on a dead replica's partition comes only "
+        "once its group notices and reassigns the partition)",
     )
+
+    @model_validator(mode="after")
+    def _keys_outwait_a_rebalance(self) -> Self:
+        """A replica killed mid-run holds its `leads.keys` partitions until the group notices
+        (one session timeout) and rejoins (Tansu holds the join another half). A shorter key
+        wait dead-letters live leads whose keys are merely on their way: refused at start."""
+        floor = 2 * self.kafka_session_timeout_ms / 1000
+        if self.key_wait_seconds < floor:
+            raise ValueError(
+                f"key_wait_seconds ({self.key_wait_seconds:g}) must be at least twice "
+                f"kafka_session_timeout_ms ({self.kafka_session_timeout_ms} ms), so {floor:g} "
+                "or more: a key on a dead replica's partition comes only after a rebalance"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -128,7 +128,13 @@ class Stack:
                 "LEADRELAY_HANDOFF_REPS_FILE": str(reps_file),
                 "LEADRELAY_LOG_LEVEL": "WARNING",
                 "LEADRELAY_OUTBOX_POLL_SECONDS": "0.2",
-                "LEADRELAY_KEY_WAIT_SECONDS": "3",
+                # Tansu holds a group's join for half the session timeout: 2 s at every
+                # start instead of 5 s, and a killed replica's partitions move sooner.
+                "LEADRELAY_KAFKA_SESSION_TIMEOUT_MS": "4000",
+                # A key must outwait a rebalance (at least twice the session timeout, or the
+                # services refuse to start): a key on a killed replica's partition is on its
+                # way, not lost; a poison's key that never comes is dead-lettered after this.
+                "LEADRELAY_KEY_WAIT_SECONDS": "10",
                 # The poster is one API key at ~100/s: the per-key rate limit is not under test.
                 "LEADRELAY_INTAKE_RATE_LIMIT_PER_SECOND": "100000",
                 "LEADRELAY_INTAKE_RATE_LIMIT_BURST": "100000",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import Column, String, Table, func, select
+from sqlalchemy import Column, String, Table, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,11 +64,19 @@ async def harness(any_db: str, broker: str) -> AsyncIterator[Harness]:
             await conn.exec_driver_sql('CREATE SCHEMA IF NOT EXISTS "plumbing"')
         await conn.run_sync(metadata.create_all)
     handled: list[str] = []
+    lost_races: Counter[str] = Counter()
 
     async def handler(session: AsyncSession, event: Event) -> None:
         assert isinstance(event, LeadReceived)
         if event.data.utm.get("poison"):
             raise ValueError("this lead cannot be processed")
+        # Twice: once in the batch, once more when the batch is done again (without the
+        # batch's own failure deciding it was this event's fault).
+        if event.data.utm.get("deadlock_twice") and lost_races[event.id] < 2:
+            lost_races[event.id] += 1  # the server itself raises deadlock_detected
+            await session.execute(
+                text("DO $$ BEGIN RAISE EXCEPTION 'deadlock' USING ERRCODE = '40P01'; END $$")
+            )
         await session.execute(seen.insert().values(lead_id=event.data.lead_id))
         handled.append(event.data.lead_id)
 
@@ -221,3 +230,26 @@ async def test_the_consume_loop_processes_once_and_dead_letters_the_poison(
 
 async def _consumed(rt: Runtime, n: int) -> bool:
     return sum(c.processed for c in rt.consumers) >= n
+
+
+async def test_a_deadlocked_batch_is_retried_not_dead_lettered(
+    harness: Harness, broker: str, any_db: str
+) -> None:
+    """A deadlock says the transaction lost a race, not that an event is bad: the batch is
+    done again and nothing reaches the dead-letter topic (it once dead-lettered leads)."""
+    if not any_db.startswith("postgresql"):
+        pytest.skip("deadlock_detected is PostgreSQL's; SQLite's 'locked' is retried as ever")
+    rt = harness.runtime
+    events = [a_received(), a_received(deadlock_twice=True), a_received()]
+    producer = AIOKafkaProducer(bootstrap_servers=broker)
+    await producer.start()
+    try:
+        await rt.start()
+        for ev in events:
+            await producer.send_and_wait(TOPIC_RECEIVED, serialize_event(ev), key=ev.key.encode())
+        await eventually(lambda: _consumed(rt, 3))
+    finally:
+        await producer.stop()
+    assert set(harness.handled) >= {e.data.lead_id for e in events}
+    assert await count(rt, seen) == 3
+    assert await count(rt, plumbing.outbox.table) == 0  # no dead letter queued

@@ -61,3 +61,15 @@ def test_service_prefixed_plain_fields_are_read(monkeypatch: pytest.MonkeyPatch)
     s = ScoringSettings()
     assert s.port == 9100
     assert s.contract_file == "/etc/leadrelay/contract.yaml"
+
+
+def test_a_key_wait_shorter_than_a_rebalance_is_refused_naming_both_fields(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A replica that dies holds its keys partitions for a session timeout and a rejoin; a
+    key wait shorter than that would dead-letter live leads whose keys are on their way."""
+    monkeypatch.setenv("LEADRELAY_KEY_WAIT_SECONDS", "3")
+    with pytest.raises(ValueError, match=r"key_wait_seconds \(3\).*kafka_session_timeout_ms"):
+        ScoringSettings()
+    monkeypatch.setenv("LEADRELAY_KAFKA_SESSION_TIMEOUT_MS", "1500")
+    assert ScoringSettings().key_wait_seconds == 3
