@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -138,6 +139,17 @@ class Keyring:
         ]
         stmt = _insert(session, self.table).on_conflict_do_nothing(index_elements=["lead_id"])
         await session.execute(stmt, rows)
+        self._forget(session, keys)  # a lead known before keeps its own: read again if asked
+
+    def _read(self, session: AsyncSession) -> dict[str, DataKey | None]:
+        """What this transaction has read of the table (a lead absent: not read, or not
+        there). A batch opens its events with the leads' keys and then seals what it
+        publishes with the same keys: one query, not two. Dropped with the transaction."""
+        txn = session.sync_session.get_transaction()
+        memo = session.info.get(self)
+        if memo is None or memo[0] is not txn:
+            memo = session.info[self] = (txn, {})
+        return cast(dict[str, DataKey | None], memo[1])
 
     async def load(
         self, session: AsyncSession, lead_ids: Collection[str]
@@ -145,14 +157,21 @@ class Keyring:
         """The keys of the leads known here; None for a lead whose key was shredded."""
         if not lead_ids:
             return {}
+        read = self._read(session)
+        found = {i: read[i] for i in lead_ids if i in read}
+        missing = [i for i in lead_ids if i not in read]
+        if not missing:
+            return found
         t = self.table
         rows = await session.execute(
-            select(t.c.lead_id, t.c.kid, t.c.key).where(t.c.lead_id.in_(list(lead_ids)))
+            select(t.c.lead_id, t.c.kid, t.c.key).where(t.c.lead_id.in_(missing))
         )
-        return {
+        fresh = {
             lead_id: DataKey(kid, bytes(key)) if key is not None else None
             for lead_id, kid, key in rows
         }
+        read.update(fresh)
+        return found | fresh
 
     async def shred(self, session: AsyncSession, lead_ids: Collection[str], at: datetime) -> None:
         """Delete the keys' material for good; the row remembers that the lead was erased."""
@@ -165,6 +184,12 @@ class Keyring:
             set_={"kid": None, "key": None, "shredded_at": stmt.excluded.shredded_at},
         )
         await session.execute(stmt, [{"lead_id": i, "shredded_at": at} for i in sorted(lead_ids)])
+        self._forget(session, lead_ids)
+
+    def _forget(self, session: AsyncSession, lead_ids: Collection[str]) -> None:
+        read = self._read(session)
+        for lead_id in lead_ids:
+            read.pop(lead_id, None)
 
     async def store_keys(
         self, session: AsyncSession, events: Sequence[Event], *, clock: Clock
