@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import ARRAY, ColumnElement, MetaData, all_, any_, bindparam, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     DBAPIError,
@@ -166,6 +166,27 @@ async def transaction(
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
+
+
+def among(
+    session: AsyncSession,
+    column: ColumnElement[Any],
+    values: Iterable[Any],
+    *,
+    negate: bool = False,
+) -> ColumnElement[bool]:
+    """`column IN values` (`NOT IN` with `negate`) for a list whose length varies per call.
+
+    On PostgreSQL it is `column = ANY($1)` with the list as one array parameter: one
+    statement text whatever the length. An IN list is a new statement for every length, and
+    asyncpg prepares each statement text per connection (a round trip), keeping only the
+    last hundred: a consumer's batches, every one a different size, prepared their queries
+    again on most batches."""
+    values = list(values)
+    if session.get_bind().dialect.name != "postgresql":
+        return column.not_in(values) if negate else column.in_(values)
+    array = bindparam(None, values, type_=ARRAY(column.type))
+    return column != all_(array) if negate else column == any_(array)
 
 
 class RetryLater(Exception):

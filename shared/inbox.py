@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, DateTime, MetaData, String, Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import among
+
 
 def inbox_table(metadata: MetaData) -> Table:
     return Table(
@@ -28,7 +30,9 @@ class Inbox:
         if not event_ids:
             return set()
         t = self.table
-        rows = await session.execute(select(t.c.event_id).where(t.c.event_id.in_(event_ids)))
+        rows = await session.execute(
+            select(t.c.event_id).where(among(session, t.c.event_id, event_ids))
+        )
         return {r[0] for r in rows}
 
     async def record(self, session: AsyncSession, topics_by_id: Mapping[str, str]) -> None:

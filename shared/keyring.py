@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.clock import Clock
-from shared.db import RetryLater
+from shared.db import RetryLater, among
 from shared.events import Event, KeyTombstone, LeadErased, LeadKeyIssued
 from shared.pii import DataKey, KeyNotYetKnown, needs_key, open_event
 
@@ -164,7 +164,7 @@ class Keyring:
             return found
         t = self.table
         rows = await session.execute(
-            select(t.c.lead_id, t.c.kid, t.c.key).where(t.c.lead_id.in_(missing))
+            select(t.c.lead_id, t.c.kid, t.c.key).where(among(session, t.c.lead_id, missing))
         )
         fresh = {
             lead_id: DataKey(kid, bytes(key)) if key is not None else None

@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from shared import ids, metrics
-from shared.db import RetryLater, is_sqlite, read_sessionmaker
+from shared.db import RetryLater, among, is_sqlite, read_sessionmaker
 from shared.events import Event, serialize_event
 from shared.kafka import end_offsets, stop_quietly
 from shared.logging import trace_id
@@ -468,7 +468,7 @@ class Relay:
         if done:
             await session.execute(
                 update(t)
-                .where(t.c.id.in_(done))
+                .where(among(session, t.c.id, done))
                 .values(sent_at=datetime.now(UTC), attempts=t.c.attempts + 1)
             )
 

@@ -31,6 +31,7 @@ from services.handoff.tables import (
     webhook_attempts,
     webhook_deliveries,
 )
+from shared.db import among
 from shared.events import LeadData
 from shared.pii import erase_lead
 
@@ -122,7 +123,7 @@ async def rep_teams(session: AsyncSession, rep_ids: Collection[str]) -> dict[str
     if not rep_ids:
         return {}
     rows = await session.execute(
-        select(reps.c.rep_id, reps.c.team).where(reps.c.rep_id.in_(sorted(rep_ids)))
+        select(reps.c.rep_id, reps.c.team).where(among(session, reps.c.rep_id, sorted(rep_ids)))
     )
     return {r[0]: r[1] for r in rows}
 
@@ -145,7 +146,12 @@ async def reps_with_open_leads(
     )
     rows = await session.execute(
         select(reps, open_leads.label("open_leads"))
-        .where(or_(reps.c.team.in_(sorted(team_names)), reps.c.rep_id.in_(sorted(rep_ids))))
+        .where(
+            or_(
+                among(session, reps.c.team, sorted(team_names)),
+                among(session, reps.c.rep_id, sorted(rep_ids)),
+            )
+        )
         .order_by(reps.c.rep_id)
     )
     return [dict(r._mapping) for r in rows]
@@ -165,7 +171,7 @@ async def open_lead_counts(session: AsyncSession, rep_ids: Collection[str]) -> d
     rows = await session.execute(
         select(leads.c.rep_id, func.count())
         .where(
-            leads.c.rep_id.in_(rep_ids),
+            among(session, leads.c.rep_id, rep_ids),
             leads.c.status.in_(OPEN_STATUSES),
             leads.c.first_attempt_at.is_(None),
         )
@@ -184,7 +190,7 @@ async def rotations(
     rows = await session.execute(
         select(
             rotation.c.team, rotation.c.rep_id, rotation.c.assigned, rotation.c.in_rotation
-        ).where(rotation.c.team.in_(sorted(team_names)))
+        ).where(among(session, rotation.c.team, sorted(team_names)))
     )
     for r in rows:
         out[r[0]][r[1]] = (int(r[2]), bool(r[3]))
@@ -233,7 +239,11 @@ async def get_leads(
     """The stored leads among `lead_ids`, by id; locked in id order on PostgreSQL if asked."""
     if not lead_ids:
         return {}
-    stmt = select(leads).where(leads.c.lead_id.in_(sorted(lead_ids))).order_by(leads.c.lead_id)
+    stmt = (
+        select(leads)
+        .where(among(session, leads.c.lead_id, sorted(lead_ids)))
+        .order_by(leads.c.lead_id)
+    )
     if lock:
         stmt = _for_update(session, stmt)
     return {r.lead_id: dict(r._mapping) for r in await session.execute(stmt)}
@@ -287,9 +297,9 @@ async def account_holders(
             .label("n"),
         )
         .where(
-            leads.c.email_domain.in_(sorted(domains)),
+            among(session, leads.c.email_domain, sorted(domains)),
             leads.c.rep_id.is_not(None),
-            leads.c.lead_id.not_in(sorted(exclude)),
+            among(session, leads.c.lead_id, sorted(exclude), negate=True),
         )
         .subquery()
     )

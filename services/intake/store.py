@@ -20,6 +20,7 @@ from services.intake.tables import (
     leads,
     plumbing,
 )
+from shared.db import among
 from shared.events import TOPIC_KEYS, LeadData
 from shared.pii import erase_lead
 
@@ -49,7 +50,7 @@ async def find_recent(
         return {}
     rows = await session.execute(
         select(leads.c.identity_key, leads.c.payload)
-        .where(leads.c.identity_key.in_(list(identity_keys)), leads.c.received_at >= since)
+        .where(among(session, leads.c.identity_key, identity_keys), leads.c.received_at >= since)
         .order_by(leads.c.received_at, leads.c.lead_id)
     )
     found: dict[str, LeadData] = {}
@@ -131,7 +132,7 @@ async def find_remembered(session: AsyncSession, keys: Collection[str]) -> dict[
     rows = await session.execute(
         select(
             idempotency_keys.c.key, idempotency_keys.c.request_hash, idempotency_keys.c.response
-        ).where(idempotency_keys.c.key.in_(list(keys)))
+        ).where(among(session, idempotency_keys.c.key, keys))
     )
     return {key: Remembered(request_hash, response) for key, request_hash, response in rows}
 

@@ -11,6 +11,7 @@ from sqlalchemy import and_, bindparam, delete, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.tables import contracts, decisions, leads
+from shared.db import among
 from shared.events import Decision, LeadData
 
 # --- contract versions -----------------------------------------------------------------
@@ -150,7 +151,7 @@ async def priors(session: AsyncSession, lead_ids: Collection[str]) -> dict[str, 
     rows = await session.execute(
         select(leads.c.lead_id, leads.c.revision, decisions.c.decision)
         .select_from(leads.outerjoin(decisions, decisions.c.lead_id == leads.c.lead_id))
-        .where(leads.c.lead_id.in_(lead_ids))
+        .where(among(session, leads.c.lead_id, lead_ids))
     )
     return {
         lead_id: Prior(
