@@ -8,7 +8,7 @@ the precedence is built from two environment sources instead.
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import (
@@ -83,11 +83,25 @@ class ServiceSettings(BaseSettings):
         "once its group notices and reassigns the partition)",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _key_wait(cls, data: Any) -> Any:
+        """Unset, the key wait is 30 s or twice the session timeout, whichever is longer (a
+        deployment that raises the session timeout need not raise the key wait as well)."""
+        if not isinstance(data, dict) or data.get("key_wait_seconds") is not None:
+            return data
+        try:
+            session_ms = int(data.get("kafka_session_timeout_ms", 10_000))
+        except (TypeError, ValueError):
+            return data  # the field's own validation names it
+        return {**data, "key_wait_seconds": max(30.0, 2 * session_ms / 1000)}
+
     @model_validator(mode="after")
     def _keys_outwait_a_rebalance(self) -> Self:
         """A replica killed mid-run holds its `leads.keys` partitions until the group notices
         (one session timeout) and rejoins (Tansu holds the join another half). A shorter key
-        wait dead-letters live leads whose keys are merely on their way: refused at start."""
+        wait dead-letters live leads whose keys are merely on their way: refused at start
+        when set that short (left unset, it follows the session timeout: `_key_wait`)."""
         floor = 2 * self.kafka_session_timeout_ms / 1000
         if self.key_wait_seconds < floor:
             raise ValueError(

@@ -73,3 +73,12 @@ def test_a_key_wait_shorter_than_a_rebalance_is_refused_naming_both_fields(
         ScoringSettings()
     monkeypatch.setenv("LEADRELAY_KAFKA_SESSION_TIMEOUT_MS", "1500")
     assert ScoringSettings().key_wait_seconds == 3
+
+
+def test_the_default_key_wait_follows_a_long_session_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LEADRELAY_KAFKA_SESSION_TIMEOUT_MS", "45000")  # Apache Kafka's default
+    assert ScoringSettings().key_wait_seconds == 90
+    monkeypatch.setenv("LEADRELAY_KAFKA_SESSION_TIMEOUT_MS", "10000")
+    assert ScoringSettings().key_wait_seconds == 30
