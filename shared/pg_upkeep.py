@@ -31,11 +31,14 @@ VACUUM_SCALE = 0.2  # autovacuum_vacuum_scale_factor's default
 ANALYZE_SCALE = 0.1  # autovacuum_analyze_scale_factor's default
 
 _AUTOVACUUM = text("select current_setting('autovacuum')")
+# The scale factors are cast: an untyped parameter beside a bigint is taken as a bigint, and
+# asyncpg encodes 0.2 as a bigint without complaint, as 0.
 _DUE = text(
-    "select relname, n_dead_tup > :base + :vacuum * greatest(n_live_tup, 0) as vacuum"
+    "select relname,"
+    " n_dead_tup > :base + cast(:vacuum as float8) * greatest(n_live_tup, 0) as vacuum"
     " from pg_stat_user_tables where schemaname = :schema"
-    " and (n_dead_tup > :base + :vacuum * greatest(n_live_tup, 0)"
-    " or n_mod_since_analyze > :base + :analyze * greatest(n_live_tup, 0))"
+    " and (n_dead_tup > :base + cast(:vacuum as float8) * greatest(n_live_tup, 0)"
+    " or n_mod_since_analyze > :base + cast(:analyze as float8) * greatest(n_live_tup, 0))"
     " order by relname"
 )
 

@@ -29,13 +29,22 @@ async def engine(pg_url: str) -> AsyncIterator[AsyncEngine]:
             await conn.execute(text(f"create table {SCHEMA}.{table} (id int primary key, v int)"))
         await conn.execute(text(f"insert into {SCHEMA}.grown select generate_series(1, 1000), 0"))
         await conn.execute(text(f"insert into {SCHEMA}.quiet values (1, 0)"))
-    async with engine.connect() as conn:  # settle `churned`, then update all of it
-        await conn.execute(text(f"insert into {SCHEMA}.churned select generate_series(1, 1000), 0"))
+        await conn.execute(text(f"create table {SCHEMA}.touched (id int primary key, v int)"))
+    async with engine.connect() as conn:  # settle `churned` and `touched`, then update them
+        for table in ("churned", "touched"):
+            await conn.execute(
+                text(f"insert into {SCHEMA}.{table} select generate_series(1, 1000), 0")
+            )
         await conn.commit()
+    # The inserts reach the statistics first, or they would count as changes after ANALYZE.
+    await eventually(lambda: _inserts_reported(engine), interval=0.2)
+    async with engine.connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f"vacuum analyze {SCHEMA}.churned"))
+        await conn.execute(text(f"vacuum analyze {SCHEMA}.churned, {SCHEMA}.touched"))
     async with engine.begin() as conn:
         await conn.execute(text(f"update {SCHEMA}.churned set v = 1"))
+        # 100 dead rows of 1,000: past the 50-row base, short of 50 + 20% (or 10%) of 1,000.
+        await conn.execute(text(f"update {SCHEMA}.touched set v = 1 where id <= 100"))
     yield engine
     await engine.dispose()
 
@@ -46,10 +55,15 @@ async def _stats(engine: AsyncEngine, table: str) -> tuple[int, int, bool]:
         return int(row[0]), int(row[1]), bool(row[2])
 
 
+async def _inserts_reported(engine: AsyncEngine) -> bool:
+    return all([(await _stats(engine, t))[0] >= 1000 for t in ("churned", "touched")])
+
+
 async def _reported(engine: AsyncEngine) -> bool:
     """The statistics collector has the counts (a backend reports within about a second)."""
     grown, churned = await _stats(engine, "grown"), await _stats(engine, "churned")
-    return grown[0] >= 1000 and churned[1] >= 1000
+    touched = await _stats(engine, "touched")
+    return grown[0] >= 1000 and churned[1] >= 1000 and touched[1] >= 100
 
 
 async def test_tables_are_vacuumed_and_analyzed_by_autovacuums_rules(engine: AsyncEngine) -> None:
@@ -61,7 +75,8 @@ async def test_tables_are_vacuumed_and_analyzed_by_autovacuums_rules(engine: Asy
         assert done == {}  # the server's own job
         return
     # `quiet` (1 row) is under the 50-row thresholds; `grown` only changed; every row of
-    # `churned` is dead once.
+    # `churned` is dead once; `touched` is under the scale factors (they are fractions: an
+    # untyped parameter beside a bigint once made them 0).
     assert done == {"churned": "VACUUM (ANALYZE)", "grown": "ANALYZE"}
     assert (await _stats(engine, "grown"))[0] == 0
     modified, dead, vacuumed = await _stats(engine, "churned")
