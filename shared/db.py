@@ -14,7 +14,17 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, MetaData, all_, any_, bindparam, event, text
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    MetaData,
+    String,
+    all_,
+    any_,
+    bindparam,
+    event,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     DBAPIError,
@@ -185,7 +195,10 @@ def among(
     values = list(values)
     if session.get_bind().dialect.name != "postgresql":
         return column.not_in(values) if negate else column.in_(values)
-    array = bindparam(None, values, type_=ARRAY(column.type))
+    item = column.type
+    if isinstance(item, String) and item.length is not None:
+        item = String()  # `::VARCHAR(36)[]` would cut a longer value down and match it
+    array = bindparam(None, values, type_=ARRAY(item))
     return column != all_(array) if negate else column == any_(array)
 
 

@@ -20,8 +20,12 @@ things = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(36), nullable=True),
+    Column("code", String(4), nullable=True),
 )
-ROWS = [{"id": i, "name": f"n{i}" if i != 4 else None} for i in range(1, 6)]
+ROWS = [
+    {"id": i, "name": f"n{i}" if i != 4 else None, "code": "abcd" if i == 1 else f"c{i}"}
+    for i in range(1, 6)
+]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -51,6 +55,7 @@ async def engine(any_db: str) -> AsyncIterator[AsyncEngine]:
         ("id", [3]),
         ("id", [5, 1, 3, 99]),
         ("name", ["n2", "n4", "nope"]),
+        ("code", ["abcdef", "c2"]),  # longer than the column: no match, never cut to "abcd"
         ("name", []),
     ],
 )
