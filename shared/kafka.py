@@ -95,7 +95,11 @@ def new_consumer(
         max_poll_interval_ms=300_000,
         session_timeout_ms=settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=min(3_000, settings.kafka_session_timeout_ms // 3),
-        request_timeout_ms=max(settings.kafka_request_timeout_ms, 40_000),
+        # A JoinGroup may be held for the rebalance (up to the session timeout): a request
+        # timeout shorter than that would mark a healthy coordinator dead and rejoin forever.
+        request_timeout_ms=max(
+            settings.kafka_request_timeout_ms, 40_000, settings.kafka_session_timeout_ms + 5_000
+        ),
     )
 
 
