@@ -144,8 +144,12 @@ class Keyring:
     def _read(self, session: AsyncSession) -> dict[str, DataKey | None]:
         """What this transaction has read of the table (a lead absent: not read, or not
         there). A batch opens its events with the leads' keys and then seals what it
-        publishes with the same keys: one query, not two. Dropped with the transaction."""
-        txn = session.sync_session.get_transaction()
+        publishes with the same keys: one query, not two. Dropped with the transaction, or
+        with the savepoint it was read in (what a savepoint wrote may be rolled back)."""
+        sync = session.sync_session
+        txn = sync.get_nested_transaction() or sync.get_transaction()
+        if txn is None:  # no transaction: nothing to scope a memo to
+            return {}
         memo = session.info.get(self)
         if memo is None or memo[0] is not txn:
             memo = session.info[self] = (txn, {})

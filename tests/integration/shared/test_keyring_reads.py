@@ -4,6 +4,7 @@ writes, and anything after it, is read again."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,3 +76,18 @@ async def test_a_transaction_reads_each_key_once_and_again_after_writing_it(
     async with sessions() as s, s.begin():  # a new transaction reads afresh
         assert await keyring.load(s, {"a", "b"}) == {"a": a, "b": None}
         assert len(reads) == 4
+
+
+async def test_what_a_savepoint_read_is_read_again_after_it(engine: AsyncEngine) -> None:
+    """A key stored and read inside a savepoint that rolls back must not be taken as known
+    afterwards (the consumer isolates a poison event in a savepoint of its own)."""
+    keyring = Keyring(table)
+    a = DataKey.new()
+    sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+    async with sessions() as s, s.begin():
+        with contextlib.suppress(RuntimeError):
+            async with s.begin_nested():
+                await keyring.add(s, {"a": (a, NOW)})
+                assert await keyring.load(s, {"a"}) == {"a": a}
+                raise RuntimeError("this event is poison")
+        assert await keyring.load(s, {"a"}) == {}  # rolled back with its savepoint
