@@ -221,6 +221,12 @@ class RetryLater(Exception):
 _RETRY_SQLSTATES = frozenset({"40P01", "40001", "55P03", "57P01", "57P02", "57P03"})
 
 
+def lost_race(exc: BaseException) -> bool:
+    """PostgreSQL aborted the transaction for another's sake (deadlock, serialization):
+    doing the same work again is the fix."""
+    return sqlstate(exc) in {"40P01", "40001"}
+
+
 def sqlstate(exc: BaseException) -> str | None:
     """The SQLSTATE of a database error (PostgreSQL's drivers carry it), else None."""
     orig = getattr(exc, "orig", None)

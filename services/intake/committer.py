@@ -20,10 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.intake import service
 from services.intake.dedupe import Outcome, Submission
 from services.intake.schemas import LeadIn
-from shared.db import is_transient
+from shared.db import is_transient, lost_race
 from shared.problems import Unavailable
 
 log = logging.getLogger(__name__)
+
+RACE_TRIES = 3
+"""Writes of a group PostgreSQL aborted for a deadlock or a serialization failure, before
+its requests are answered 503."""
 
 
 @dataclass
@@ -77,10 +81,14 @@ class GroupCommitter:
     def stop(self) -> None:
         self._stopping = True
 
-    async def _commit_group(self, group: list[_Pending]) -> None:
+    async def _commit_group(self, group: list[_Pending], *, tries: int = 1) -> None:
         try:
             outcomes = await self._write(group)
         except Exception as exc:
+            if lost_race(exc) and tries < RACE_TRIES:  # not the leads' fault, nor a 503's
+                log.info("group of %d lost a race (%s); writing it again", len(group), exc)
+                await self._commit_group(group, tries=tries + 1)
+                return
             if len(group) == 1 or is_transient(exc):
                 for p in group:
                     if not p.done.done():

@@ -6,8 +6,12 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.intake import service
 from tests.conftest import a_lead
 from tests.infra import eventually, read_topic
 from tests.integration.intake.conftest import Intake, an_intake
@@ -205,4 +209,29 @@ async def test_the_same_person_posted_many_times_at_once_is_one_lead(intake: Int
     answers = await asyncio.gather(*(post(i) for i in range(12)))
     assert sorted(a["status"] for a in answers) == ["accepted"] + ["duplicate"] * 11
     assert len({a["lead_id"] for a in answers}) == 1
+    assert (await intake.stored())["leads"] == 1
+
+
+async def test_a_group_that_loses_a_race_is_written_again_not_refused(
+    intake: Intake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL aborting a group commit for a deadlock is no reason to answer 503: the
+    group is written again (the server itself raises deadlock_detected, twice)."""
+    if not intake.db_url.startswith("postgresql"):
+        pytest.skip("deadlock_detected is PostgreSQL's")
+    real = service.accept_leads
+    lost: list[int] = []
+
+    async def losing_twice(session: AsyncSession, *args: Any, **kwargs: Any) -> Any:
+        if len(lost) < 2:
+            lost.append(1)
+            await session.execute(
+                text("DO $$ BEGIN RAISE EXCEPTION 'deadlock' USING ERRCODE = '40P01'; END $$")
+            )
+        return await real(session, *args, **kwargs)
+
+    monkeypatch.setattr(service, "accept_leads", losing_twice)
+    answer = await intake.client.post("/v1/leads", json=a_lead(), headers=intake.admin)
+    assert answer.status_code == 202, answer.text
+    assert len(lost) == 2
     assert (await intake.stored())["leads"] == 1
