@@ -332,7 +332,8 @@ class WaitingGauges:
     _at: datetime | None = None
 
     async def observe(self, session: AsyncSession, now: datetime) -> None:
-        if self._at is not None and (now - self._at).total_seconds() < self.every:
+        # A clock stepped back (NTP, a test's clock) refreshes rather than freezing them.
+        if self._at is not None and 0 <= (now - self._at).total_seconds() < self.every:
             return
         self._at = now
         current = set()

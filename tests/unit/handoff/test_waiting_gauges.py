@@ -49,3 +49,12 @@ async def test_a_pass_on_its_own_always_reads(reads: list[datetime]) -> None:
     await gauges.observe(None, T0)
     await gauges.observe(None, T0)
     assert reads == [T0, T0]
+
+
+async def test_a_clock_stepped_back_refreshes_them(reads: list[datetime]) -> None:
+    gauges = scanner.WaitingGauges(every=scanner.GAUGE_SECONDS)
+    await gauges.observe(None, T0)
+    earlier = T0 - timedelta(hours=1)  # an NTP step, a test's clock set back
+    await gauges.observe(None, earlier)
+    await gauges.observe(None, earlier + timedelta(seconds=1))
+    assert reads == [T0, earlier]
