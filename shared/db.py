@@ -214,17 +214,17 @@ class RetryLater(Exception):
         self.wait = wait
 
 
-# PostgreSQL's SQLSTATEs that say "this transaction lost a race, do it again", never "this
-# message is bad": deadlock_detected, serialization_failure, lock_not_available; and the
-# classes of a connection or server going away (08: connection exception; 57P01-57P03:
-# shutdown, crash, cannot connect now).
-_RETRY_SQLSTATES = frozenset({"40P01", "40001", "55P03", "57P01", "57P02", "57P03"})
+# PostgreSQL's SQLSTATEs that say "do it again", never "this message is bad": a transaction
+# that lost a race (deadlock_detected, serialization_failure), a lock not available, and a
+# server going away (57P01-57P03: shutdown, crash, cannot connect now; class 08, below).
+_LOST_RACE = frozenset({"40P01", "40001"})
+_RETRY_SQLSTATES = _LOST_RACE | {"55P03", "57P01", "57P02", "57P03"}
 
 
 def lost_race(exc: BaseException) -> bool:
     """PostgreSQL aborted the transaction for another's sake (deadlock, serialization):
     doing the same work again is the fix."""
-    return sqlstate(exc) in {"40P01", "40001"}
+    return sqlstate(exc) in _LOST_RACE
 
 
 def sqlstate(exc: BaseException) -> str | None:
