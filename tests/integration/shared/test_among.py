@@ -5,7 +5,6 @@ length, which asyncpg prepares again per connection: a round trip on most batche
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ from sqlalchemy import Column, Integer, String, Table, event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared import db
+from tests.integration.shared.conftest import tables_on
 
 metadata = db.new_metadata()
 things = Table(
@@ -28,24 +28,12 @@ ROWS = [
 ]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/among.db"
-    return str(request.getfixturevalue("pg_url"))
-
-
 @pytest.fixture
 async def engine(any_db: str) -> AsyncIterator[AsyncEngine]:
-    engine = db.create_engine(any_db, schema="among")
-    async with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            await conn.exec_driver_sql("DROP SCHEMA IF EXISTS among CASCADE")
-            await conn.exec_driver_sql("CREATE SCHEMA among")
-        await conn.run_sync(metadata.create_all)
-        await conn.execute(things.insert(), ROWS)
-    yield engine
-    await engine.dispose()
+    async with tables_on(any_db, "among", metadata) as engine:
+        async with engine.begin() as conn:
+            await conn.execute(things.insert(), ROWS)
+        yield engine
 
 
 @pytest.mark.parametrize(

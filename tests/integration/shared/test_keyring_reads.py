@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,29 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared import db
 from shared.keyring import Keyring, keys_table
 from shared.pii import DataKey
+from tests.integration.shared.conftest import tables_on
 
 metadata = db.new_metadata()
 table = keys_table(metadata)
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/keys.db"
-    return str(request.getfixturevalue("pg_url"))
-
-
 @pytest.fixture
 async def engine(any_db: str) -> AsyncIterator[AsyncEngine]:
-    engine = db.create_engine(any_db, schema="keyring_reads")
-    async with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            await conn.exec_driver_sql("DROP SCHEMA IF EXISTS keyring_reads CASCADE")
-            await conn.exec_driver_sql("CREATE SCHEMA keyring_reads")
-        await conn.run_sync(metadata.create_all)
-    yield engine
-    await engine.dispose()
+    async with tables_on(any_db, "keyring_reads", metadata) as engine:
+        yield engine
 
 
 def _count_key_reads(engine: AsyncEngine) -> list[str]:

@@ -37,13 +37,6 @@ plumbing = Plumbing.on(metadata)
 seen = Table("seen_leads", metadata, Column("lead_id", String(64), primary_key=True))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/plumbing.db"
-    return str(request.getfixturevalue("pg_url"))
-
-
 @dataclass
 class Harness:
     runtime: Runtime
